@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * sockdup: hand an open socket to one named process through a cookie.
+ *
+ * A process holding a socket calls SOCKDUP_IOC_SHARE on /dev/sockdup and
+ * gets a 128-bit cookie bound to one target process.  It passes the cookie
+ * over any IPC it likes; the target calls SOCKDUP_IOC_REDEEM with it and
+ * receives a new descriptor for the same open socket, exactly as if it had
+ * been sent with SCM_RIGHTS.  A cookie can be redeemed at most once.
+ *
+ * ABI rules: every structure is made of fixed-width fields with no implicit
+ * padding and a size that is a multiple of 8.  Unknown flag bits, non-zero
+ * reserved fields and non-zero output fields on input are rejected with
+ * EINVAL.  Structures grow only at their end; the size encoded in the ioctl
+ * command is the size the caller knows, and the kernel accepts larger sizes
+ * as long as the bytes it does not know are zero (E2BIG otherwise), like
+ * copy_struct_from_user() users elsewhere in the kernel.
+ */
+
+#ifndef _UAPI_LINUX_SOCKDUP_H
+#define _UAPI_LINUX_SOCKDUP_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* Path of the character device. */
+#define SOCKDUP_DEVICE		"/dev/sockdup"
+
+/* Length of a cookie in bytes. */
+#define SOCKDUP_COOKIE_SIZE	16
+
+/* Flags of struct sockdup_redeem. */
+/* Set FD_CLOEXEC on the new descriptor. */
+#define SOCKDUP_REDEEM_CLOEXEC	(1U << 0)
+#define SOCKDUP_REDEEM_FLAGS	(SOCKDUP_REDEEM_CLOEXEC)
+
+/* No flags are defined yet for SHARE, REVOKE, QUERY, STATS and LIST. */
+#define SOCKDUP_SHARE_FLAGS	0U
+#define SOCKDUP_REVOKE_FLAGS	0U
+#define SOCKDUP_QUERY_FLAGS	0U
+#define SOCKDUP_STATS_FLAGS	0U
+#define SOCKDUP_LIST_FLAGS	0U
+
+/**
+ * struct sockdup_share - argument of %SOCKDUP_IOC_SHARE
+ * @flags: in: must be zero (no flags are defined yet).
+ * @fd: in: the socket descriptor to share, in the caller's fd table.
+ * @target_pid: in: the target process (thread-group leader id) as seen from
+ *	the caller's pid namespace.  A thread id that is not a thread-group
+ *	leader is refused.
+ * @ttl_ms: in: lifetime of the share in milliseconds; 0 asks for the
+ *	module's default (module parameter default_ttl_ms).  Values above the
+ *	module parameter max_ttl_ms are refused.
+ * @cookie: out: the cookie, 128 bits from the kernel CSPRNG.  Must be zero
+ *	on input.
+ * @id: out: a number that names the share in listings and QUERY results
+ *	without revealing the cookie.  Must be zero on input.
+ *
+ * The share holds a reference to the socket's open file until it is
+ * redeemed, revoked, its TTL runs out, its target exits, or the module is
+ * unloaded, whichever comes first.  The caller may close @fd, close
+ * /dev/sockdup and exit without affecting the share.
+ */
+struct sockdup_share {
+	__u32 flags;
+	__s32 fd;
+	__s32 target_pid;
+	__u32 ttl_ms;
+	__u8 cookie[SOCKDUP_COOKIE_SIZE];
+	__u64 id;
+};
+
+/**
+ * struct sockdup_redeem - argument of %SOCKDUP_IOC_REDEEM
+ * @flags: in: %SOCKDUP_REDEEM_CLOEXEC or zero.
+ * @reserved: must be zero.
+ * @cookie: in: the cookie returned by %SOCKDUP_IOC_SHARE.
+ */
+struct sockdup_redeem {
+	__u32 flags;
+	__u32 reserved;
+	__u8 cookie[SOCKDUP_COOKIE_SIZE];
+};
+
+/**
+ * struct sockdup_revoke - argument of %SOCKDUP_IOC_REVOKE
+ * @flags: in: must be zero.
+ * @reserved: must be zero.
+ * @cookie: in: the cookie to withdraw (by the sharer) or to decline (by the
+ *	target).
+ */
+struct sockdup_revoke {
+	__u32 flags;
+	__u32 reserved;
+	__u8 cookie[SOCKDUP_COOKIE_SIZE];
+};
+
+/**
+ * struct sockdup_share_info - what a pending share holds
+ * @id: the share's id, as returned in &sockdup_share.id.
+ * @sock_ino: inode number of the socket (as in /proc/PID/fd links).
+ * @family: socket address family (AF_INET, AF_UNIX, ...).
+ * @type: socket type (SOCK_STREAM, SOCK_DGRAM, ...).
+ * @protocol: socket protocol (IPPROTO_TCP, ..., or 0).
+ * @sharer_pid: the sharing process in the caller's pid namespace; 0 when it
+ *	has exited or is not visible there.
+ * @target_pid: the target process in the caller's pid namespace; 0 when it
+ *	has exited or is not visible there.
+ * @sharer_uid: effective uid of the sharer at SHARE time, in the caller's
+ *	user namespace (overflow uid when unmapped).
+ * @age_ms: milliseconds since the share was made.
+ * @ttl_left_ms: milliseconds until the share expires.
+ * @nr_fds: number of sockets held by the share (1 in this version).
+ * @reserved: zero.
+ */
+struct sockdup_share_info {
+	__u64 id;
+	__u64 sock_ino;
+	__u32 family;
+	__u32 type;
+	__u32 protocol;
+	__s32 sharer_pid;
+	__s32 target_pid;
+	__u32 sharer_uid;
+	__u64 age_ms;
+	__u64 ttl_left_ms;
+	__u32 nr_fds;
+	__u32 reserved;
+};
+
+/**
+ * struct sockdup_query - argument of %SOCKDUP_IOC_QUERY
+ * @flags: in: must be zero.
+ * @reserved: must be zero.
+ * @cookie: in: the cookie to look at; it is not consumed.
+ * @info: out: what the share holds.  Must be zero on input.
+ */
+struct sockdup_query {
+	__u32 flags;
+	__u32 reserved;
+	__u8 cookie[SOCKDUP_COOKIE_SIZE];
+	struct sockdup_share_info info;
+};
+
+/**
+ * struct sockdup_stats - argument of %SOCKDUP_IOC_STATS
+ * @flags: in: must be zero.
+ * @reserved: must be zero.
+ * @pending: out: shares pending now, all users.
+ * @shared: out: shares made since the module was loaded.
+ * @redeemed: out: shares released by a successful REDEEM.
+ * @expired: out: shares released because their TTL ran out.
+ * @revoked: out: shares released by REVOKE (sharer or target).
+ * @reaped: out: shares released because their target process exited.
+ * @refused_user: out: SHAREs refused with EDQUOT (per-user cap).
+ * @refused_global: out: SHAREs refused with ENOSPC (global cap).
+ * @user_pending: out: pending shares charged to the caller's user.
+ * @max_per_user: out: the per-user cap in force (module parameter).
+ * @max_total: out: the global cap in force (module parameter).
+ *
+ * All output fields must be zero on input.  At any quiescent moment
+ * @shared == @redeemed + @expired + @revoked + @reaped + @pending.
+ */
+struct sockdup_stats {
+	__u32 flags;
+	__u32 reserved;
+	__u64 pending;
+	__u64 shared;
+	__u64 redeemed;
+	__u64 expired;
+	__u64 revoked;
+	__u64 reaped;
+	__u64 refused_user;
+	__u64 refused_global;
+	__u64 user_pending;
+	__u64 max_per_user;
+	__u64 max_total;
+};
+
+/**
+ * struct sockdup_list - argument of %SOCKDUP_IOC_LIST
+ * @flags: in: must be zero.
+ * @entry_size: in: sizeof(struct sockdup_share_info) as the caller knows it;
+ *	smaller than the first version's size is refused.
+ * @entries: in: user pointer to an array of @capacity records.
+ * @capacity: in: number of records @entries can hold (0 only counts).
+ * @count: out: number of records written.  Must be zero on input.
+ * @total: out: number of pending shares visible to the caller, which may be
+ *	more than @count.  Must be zero on input.
+ *
+ * A caller with CAP_SYS_ADMIN in the initial user namespace sees every
+ * pending share; any other caller sees the shares its effective uid made and
+ * the shares whose target is a process of its effective uid (as recorded at
+ * SHARE time).
+ */
+struct sockdup_list {
+	__u32 flags;
+	__u32 entry_size;
+	__u64 entries;
+	__u32 capacity;
+	__u32 count;
+	__u64 total;
+};
+
+#define SOCKDUP_IOC_MAGIC	0xB9
+
+/**
+ * define SOCKDUP_IOC_SHARE - pin a socket for one target process
+ *
+ * Takes a &struct sockdup_share.  Returns 0 and fills in the cookie.
+ *
+ * Errors: EBADF @fd is not open; ENOTSOCK @fd is not a socket; ESRCH no
+ * such process, a thread id that is not a process, or a process that has
+ * exited; EINVAL unknown flag, non-zero output field, @ttl_ms above the
+ * maximum; EDQUOT the caller's user is at the per-user cap; ENOSPC the
+ * global cap is reached; EFAULT bad pointer; E2BIG unknown trailing bytes
+ * not zero; ENOMEM.
+ */
+#define SOCKDUP_IOC_SHARE	_IOWR(SOCKDUP_IOC_MAGIC, 0x00, struct sockdup_share)
+
+/**
+ * define SOCKDUP_IOC_REDEEM - turn a cookie into a descriptor
+ *
+ * Takes a &struct sockdup_redeem.  Returns the new descriptor.  Only a
+ * thread of the target process can redeem; exactly one REDEEM of a cookie
+ * succeeds.  The descriptor is installed as for SCM_RIGHTS (LSM
+ * file_receive hook, socket cgroup data updated).
+ *
+ * Errors (the cookie stays valid unless ENOENT): ENOENT unknown, redeemed,
+ * expired or revoked cookie; EPERM the caller is not the target; EMFILE
+ * the caller's descriptor table is full; EINVAL unknown flag or non-zero
+ * reserved field; EFAULT bad pointer; an LSM's errno when it refuses.
+ */
+#define SOCKDUP_IOC_REDEEM	_IOW(SOCKDUP_IOC_MAGIC, 0x01, struct sockdup_redeem)
+
+/**
+ * define SOCKDUP_IOC_REVOKE - withdraw or decline a pending share
+ *
+ * Takes a &struct sockdup_revoke.  The sharing process withdraws a share;
+ * the target process declines one.  Returns 0.
+ *
+ * Errors: ENOENT unknown, redeemed, expired or revoked cookie; EPERM the
+ * caller is neither the sharer nor the target; EINVAL unknown flag or
+ * non-zero reserved field; EFAULT bad pointer.
+ */
+#define SOCKDUP_IOC_REVOKE	_IOW(SOCKDUP_IOC_MAGIC, 0x02, struct sockdup_revoke)
+
+/**
+ * define SOCKDUP_IOC_QUERY - read what a pending share holds
+ *
+ * Takes a &struct sockdup_query; the sharer or the target may ask.  The
+ * cookie is not consumed.  Returns 0.
+ *
+ * Errors: ENOENT unknown, redeemed, expired or revoked cookie; EPERM the
+ * caller is neither the sharer nor the target; EINVAL unknown flag or
+ * non-zero reserved or output field; EFAULT bad pointer.
+ */
+#define SOCKDUP_IOC_QUERY	_IOWR(SOCKDUP_IOC_MAGIC, 0x03, struct sockdup_query)
+
+/**
+ * define SOCKDUP_IOC_STATS - read the module's counters
+ *
+ * Takes a &struct sockdup_stats.  Returns 0.
+ *
+ * Errors: EINVAL unknown flag or non-zero reserved or output field; EFAULT
+ * bad pointer.
+ */
+#define SOCKDUP_IOC_STATS	_IOWR(SOCKDUP_IOC_MAGIC, 0x04, struct sockdup_stats)
+
+/**
+ * define SOCKDUP_IOC_LIST - list the pending shares visible to the caller
+ *
+ * Takes a &struct sockdup_list.  Returns 0.
+ *
+ * Errors: EINVAL unknown flag, non-zero output field, @entry_size too
+ * small; EFAULT bad pointer.
+ */
+#define SOCKDUP_IOC_LIST	_IOWR(SOCKDUP_IOC_MAGIC, 0x05, struct sockdup_list)
+
+#endif /* _UAPI_LINUX_SOCKDUP_H */
