@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * The /dev/sockdup ioctls as functions returning 0 (or a descriptor, or a
+ * count) on success and a negative errno value on failure.  Arguments the
+ * kernel would refuse anyway are checked here first, so a program gets the
+ * same answer whether or not the module is loaded.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "sockdup.h"
+#include "internal.h"
+
+int sockdup_share(int fd, pid_t pid, unsigned int ttl_ms,
+		  struct sockdup_cookie *cookie)
+{
+	struct sockdup_share arg = {
+		.fd = fd,
+		.target_pid = pid,
+		.ttl_ms = ttl_ms,
+	};
+	int ret;
+
+	if (!cookie || pid <= 0)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+
+	ret = __sockdup_ioctl(SOCKDUP_IOC_SHARE, &arg);
+	if (ret < 0)
+		return ret;
+	memcpy(cookie->bytes, arg.cookie, sizeof(cookie->bytes));
+	return 0;
+}
+
+int sockdup_redeem(const struct sockdup_cookie *cookie, unsigned int flags)
+{
+	struct sockdup_redeem arg = { 0 };
+
+	if (!cookie || (flags & ~SOCKDUP_KEEP_ON_EXEC))
+		return -EINVAL;
+
+	if (!(flags & SOCKDUP_KEEP_ON_EXEC))
+		arg.flags = SOCKDUP_REDEEM_CLOEXEC;
+	memcpy(arg.cookie, cookie->bytes, sizeof(arg.cookie));
+	return __sockdup_ioctl(SOCKDUP_IOC_REDEEM, &arg);
+}
+
+int sockdup_revoke(const struct sockdup_cookie *cookie)
+{
+	struct sockdup_revoke arg = { 0 };
+
+	if (!cookie)
+		return -EINVAL;
+
+	memcpy(arg.cookie, cookie->bytes, sizeof(arg.cookie));
+	return __sockdup_ioctl(SOCKDUP_IOC_REVOKE, &arg);
+}
+
+int sockdup_query(const struct sockdup_cookie *cookie,
+		  struct sockdup_share_info *info)
+{
+	struct sockdup_query arg = { 0 };
+	int ret;
+
+	if (!cookie || !info)
+		return -EINVAL;
+
+	memcpy(arg.cookie, cookie->bytes, sizeof(arg.cookie));
+	ret = __sockdup_ioctl(SOCKDUP_IOC_QUERY, &arg);
+	if (ret < 0)
+		return ret;
+	*info = arg.info;
+	return 0;
+}
+
+int sockdup_stats(struct sockdup_stats *stats)
+{
+	struct sockdup_stats arg = { 0 };
+	int ret;
+
+	if (!stats)
+		return -EINVAL;
+
+	ret = __sockdup_ioctl(SOCKDUP_IOC_STATS, &arg);
+	if (ret < 0)
+		return ret;
+	*stats = arg;
+	return 0;
+}
+
+int sockdup_list(struct sockdup_share_info *entries, unsigned int capacity,
+		 unsigned long long *total)
+{
+	struct sockdup_list arg = {
+		.entry_size = sizeof(*entries),
+		.entries = (uintptr_t)entries,
+		/* the count is returned as an int */
+		.capacity = capacity > INT_MAX ? INT_MAX : capacity,
+	};
+	int ret;
+
+	if (!entries && capacity)
+		return -EINVAL;
+
+	ret = __sockdup_ioctl(SOCKDUP_IOC_LIST, &arg);
+	if (ret < 0)
+		return ret;
+	if (total)
+		*total = arg.total;
+	return (int)arg.count;
+}
+
+int sockdup_share_token(int fd, pid_t pid, unsigned int ttl_ms,
+			char token[SOCKDUP_TOKEN_SIZE])
+{
+	struct sockdup_cookie cookie;
+	int ret;
+
+	if (!token)
+		return -EINVAL;
+
+	ret = sockdup_share(fd, pid, ttl_ms, &cookie);
+	if (ret < 0)
+		return ret;
+	sockdup_token_encode(&cookie, token, SOCKDUP_TOKEN_SIZE);
+	return 0;
+}
+
+int sockdup_redeem_token(const char *token, unsigned int flags)
+{
+	struct sockdup_cookie cookie;
+	int ret;
+
+	ret = sockdup_token_decode(token, &cookie);
+	if (ret < 0)
+		return ret;
+	return sockdup_redeem(&cookie, flags);
+}
