@@ -1,0 +1,593 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * sockdup(1): hand sockets around with /dev/sockdup from the shell.
+ *
+ *   sockdup exec [--name NAME]... TOKEN... -- PROGRAM [ARG]...
+ *   sockdup share [--ttl MS] FD PID
+ *   sockdup query TOKEN
+ *   sockdup revoke TOKEN
+ *   sockdup list
+ *
+ * exec redeems the tokens and executes PROGRAM with the sockets at fd 3, 4,
+ * ... in the systemd socket-activation convention (LISTEN_FDS, LISTEN_PID,
+ * LISTEN_FDNAMES), so any socket-activation-aware server can take them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sockdup.h>
+
+/* Exit codes, documented in sockdup(1). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,		/* any other failure */
+	EXIT_USAGE = 2,		/* bad command line */
+	EXIT_TOKEN = 3,		/* malformed token */
+	EXIT_NODEV = 4,		/* /dev/sockdup missing: module not loaded */
+	EXIT_NOENT = 5,		/* no such share */
+	EXIT_PERM = 6,		/* not the target (or sharer), or refused */
+	EXIT_SRCH = 7,		/* no such target process */
+	EXIT_LIMIT = 8,		/* a quota or the descriptor table is full */
+	EXIT_BADFD = 9,		/* FD is not open or not a socket */
+	EXIT_NOEXEC = 126,	/* PROGRAM found but could not be executed */
+	EXIT_NOTFOUND = 127,	/* PROGRAM not found */
+};
+
+#define MAX_FDS		64
+#define DEFAULT_NAME	"sockdup"
+
+static const char *cmd = "sockdup";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: sockdup exec [--name NAME]... TOKEN... -- PROGRAM [ARG]...\n"
+"       sockdup share [--ttl MS] FD PID\n"
+"       sockdup query TOKEN\n"
+"       sockdup revoke TOKEN\n"
+"       sockdup list\n"
+"       sockdup --help | --version\n"
+"\n"
+"Hand open sockets between processes through /dev/sockdup.\n"
+"\n"
+"  exec    redeem TOKEN(s) and execute PROGRAM with the sockets at fd 3, 4, ...\n"
+"          and LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES set (systemd socket\n"
+"          activation).  The shares must name this process as their target\n"
+"          (exec keeps the pid: 'exec sockdup exec ...' from the target shell).\n"
+"          A TOKEN of '-' reads whitespace-separated tokens from one line of\n"
+"          standard input.  --name gives the fd names in order (default\n"
+"          \"" DEFAULT_NAME "\").\n"
+"  share   share inherited socket FD with process PID and print the token;\n"
+"          --ttl MS sets its lifetime (default: the module's default).\n"
+"  query   show what a pending share holds without redeeming it (only the\n"
+"          sharing or the target process may ask).\n"
+"  revoke  withdraw (sharer) or decline (target) a pending share.\n"
+"  list    list the pending shares visible to you, and the module's counters.\n"
+"\n"
+"Exit status: 0 ok, 1 failure, 2 usage, 3 malformed token, 4 no /dev/sockdup,\n"
+"5 no such share, 6 permission denied, 7 no such process, 8 limit reached,\n"
+"9 bad or non-socket FD, 126 PROGRAM not executable, 127 PROGRAM not found.\n");
+}
+
+static int __attribute__((format(printf, 2, 3)))
+fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sockdup: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "sockdup: %s: ", cmd);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'sockdup --help'.\n");
+	return EXIT_USAGE;
+}
+
+/* Message and exit code for a library error; @what names the object. */
+static int lib_error(int err, const char *what)
+{
+	char p[96] = "";
+	int code = EXIT_FAIL;
+	const char *msg = NULL;
+	char buf[128];
+
+	if (what)
+		snprintf(p, sizeof(p), "%s: ", what);
+	switch (err) {
+	case -ENODEV:
+		code = EXIT_NODEV;
+		msg = SOCKDUP_DEVICE " does not exist (is the sockdup module loaded?)";
+		break;
+	case -ENOENT:
+		code = EXIT_NOENT;
+		msg = "no such share (unknown, already redeemed, expired or revoked)";
+		break;
+	case -EPERM:
+		code = EXIT_PERM;
+		snprintf(buf, sizeof(buf),
+			 "permission denied: this process (pid %d) is neither the share's target nor its sharer",
+			 (int)getpid());
+		msg = buf;
+		break;
+	case -EACCES:
+		code = EXIT_PERM;
+		break;
+	case -ESRCH:
+		code = EXIT_SRCH;
+		msg = "no such process";
+		break;
+	case -EDQUOT:
+		code = EXIT_LIMIT;
+		msg = "too many pending shares for this user (module parameter max_per_user)";
+		break;
+	case -ENOSPC:
+		code = EXIT_LIMIT;
+		msg = "too many pending shares (module parameter max_total)";
+		break;
+	case -EMFILE:
+	case -ENFILE:
+		code = EXIT_LIMIT;
+		break;
+	case -EBADF:
+		code = EXIT_BADFD;
+		msg = "descriptor is not open";
+		break;
+	case -ENOTSOCK:
+		code = EXIT_BADFD;
+		msg = "descriptor is not a socket";
+		break;
+	}
+	return fail(code, "%s%s", p, msg ? msg : strerror(-err));
+}
+
+static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int decode(const char *token, struct sockdup_cookie *cookie)
+{
+	if (sockdup_token_decode(token, cookie) == 0)
+		return 0;
+	return fail(EXIT_TOKEN,
+		    "malformed token '%.64s': expected \"" SOCKDUP_TOKEN_PREFIX
+		    "\" followed by 22 characters of A-Z a-z 0-9 - _",
+		    token);
+}
+
+static const char *family_name(unsigned int family)
+{
+	switch (family) {
+	case AF_UNIX: return "unix";
+	case AF_INET: return "inet";
+	case AF_INET6: return "inet6";
+	case AF_NETLINK: return "netlink";
+	case AF_PACKET: return "packet";
+	case AF_VSOCK: return "vsock";
+	default: return NULL;
+	}
+}
+
+static const char *type_name(unsigned int type)
+{
+	switch (type) {
+	case SOCK_STREAM: return "stream";
+	case SOCK_DGRAM: return "dgram";
+	case SOCK_SEQPACKET: return "seqpacket";
+	case SOCK_RAW: return "raw";
+	case SOCK_RDM: return "rdm";
+	default: return NULL;
+	}
+}
+
+static const char *proto_name(unsigned int family, unsigned int proto)
+{
+	if (family != AF_INET && family != AF_INET6)
+		return NULL;
+	switch (proto) {
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_SCTP: return "sctp";
+	case IPPROTO_MPTCP: return "mptcp";
+	case IPPROTO_ICMP: return "icmp";
+	case IPPROTO_ICMPV6: return "icmpv6";
+	default: return NULL;
+	}
+}
+
+static void fmt_name(char *buf, size_t n, const char *name, unsigned int v)
+{
+	if (name)
+		snprintf(buf, n, "%s", name);
+	else
+		snprintf(buf, n, "%u", v);
+}
+
+static void fmt_pid(char *buf, size_t n, int pid)
+{
+	if (pid > 0)
+		snprintf(buf, n, "%d", pid);
+	else
+		snprintf(buf, n, "-");	/* exited or not visible */
+}
+
+static void fmt_ms(char *buf, size_t n, unsigned long long ms)
+{
+	snprintf(buf, n, "%llu.%03llus", ms / 1000, ms % 1000);
+}
+
+/* ---- exec ---- */
+
+static bool valid_fdname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 255)
+		return false;
+	for (; *s; s++)
+		if (*s < 0x21 || *s > 0x7e || *s == ':')
+			return false;
+	return true;
+}
+
+static int read_stdin_tokens(const char **tokens, int *nr)
+{
+	static char line[4096];
+	char *save, *t;
+
+	if (!fgets(line, sizeof(line), stdin))
+		return fail(EXIT_USAGE, "'-': no token on standard input");
+	for (t = strtok_r(line, " \t\r\n", &save); t;
+	     t = strtok_r(NULL, " \t\r\n", &save)) {
+		if (*nr == MAX_FDS)
+			return fail(EXIT_USAGE, "more than %d tokens", MAX_FDS);
+		tokens[(*nr)++] = t;
+	}
+	return 0;
+}
+
+static int cmd_exec(int argc, char **argv)
+{
+	const char *tokens[MAX_FDS], *names[MAX_FDS];
+	struct sockdup_cookie cookies[MAX_FDS];
+	int nr_tokens = 0, nr_names = 0, fds[MAX_FDS];
+	char buf[32], fdnames[MAX_FDS * 256 + 1] = "";
+	char **prog = NULL;
+	int i, ret;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--")) {
+			prog = &argv[i + 1];
+			break;
+		} else if (!strcmp(a, "--name") || !strncmp(a, "--name=", 7)) {
+			const char *v = a[6] ? a + 7 : argv[++i];
+
+			if (!v)
+				return usage_error("%s needs a value", "--name");
+			if (!valid_fdname(v))
+				return usage_error("bad --name '%s': 1 to 255 printable characters, no ':' or spaces", v);
+			if (nr_names == MAX_FDS)
+				return usage_error("too many %s options", "--name");
+			names[nr_names++] = v;
+		} else if (!strcmp(a, "-")) {
+			ret = read_stdin_tokens(tokens, &nr_tokens);
+			if (ret)
+				return ret;
+		} else if (a[0] == '-') {
+			return usage_error("unknown option '%s'", a);
+		} else {
+			if (nr_tokens == MAX_FDS)
+				return usage_error("more than 64 tokens%s", "");
+			tokens[nr_tokens++] = a;
+		}
+	}
+	if (!prog || !prog[0])
+		return usage_error("missing '-- PROGRAM'%s", "");
+	if (!nr_tokens)
+		return usage_error("no TOKEN given%s", "");
+	if (nr_names > nr_tokens)
+		return usage_error("more --name options than tokens%s", "");
+
+	/* check every token before consuming any */
+	for (i = 0; i < nr_tokens; i++) {
+		ret = decode(tokens[i], &cookies[i]);
+		if (ret)
+			return ret;
+	}
+
+	for (i = 0; i < nr_tokens; i++) {
+		int fd = sockdup_redeem(&cookies[i], 0);
+		char what[64];
+
+		if (fd < 0) {
+			snprintf(what, sizeof(what), "token %d (%s)", i + 1,
+				 tokens[i]);
+			if (i)
+				fprintf(stderr, "sockdup: exec: the %d token(s) before it were redeemed and are now closed\n",
+					i);
+			return lib_error(fd, what);
+		}
+		/* park above the target range so no dup2() below clobbers it */
+		fds[i] = fcntl(fd, F_DUPFD_CLOEXEC, 3 + nr_tokens);
+		if (fds[i] < 0)
+			return fail(EXIT_LIMIT, "fcntl: %s", strerror(errno));
+		close(fd);
+	}
+	for (i = 0; i < nr_tokens; i++) {
+		/* dup2() leaves the new descriptor open across exec */
+		if (dup2(fds[i], 3 + i) < 0)
+			return fail(EXIT_FAIL, "dup2: %s", strerror(errno));
+		close(fds[i]);
+		if (i)
+			strcat(fdnames, ":");
+		strcat(fdnames, i < nr_names ? names[i] : DEFAULT_NAME);
+	}
+
+	snprintf(buf, sizeof(buf), "%d", nr_tokens);
+	setenv("LISTEN_FDS", buf, 1);
+	/* execve() keeps the pid: PROGRAM will see its own */
+	snprintf(buf, sizeof(buf), "%d", (int)getpid());
+	setenv("LISTEN_PID", buf, 1);
+	setenv("LISTEN_FDNAMES", fdnames, 1);
+
+	execvp(prog[0], prog);
+	ret = errno;
+	return fail(ret == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC,
+		    "cannot execute '%s': %s", prog[0], strerror(ret));
+}
+
+/* ---- share ---- */
+
+static int cmd_share(int argc, char **argv)
+{
+	const char *pos[2];
+	unsigned long fd, pid, ttl = 0;
+	char token[SOCKDUP_TOKEN_SIZE], what[64];
+	int i, n = 0, ret;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--ttl") || !strncmp(a, "--ttl=", 6)) {
+			const char *v = a[5] ? a + 6 : argv[++i];
+
+			if (!v)
+				return usage_error("%s needs a value", "--ttl");
+			if (!parse_uint(v, UINT_MAX, &ttl))
+				return usage_error("bad --ttl '%s': milliseconds expected", v);
+		} else if (a[0] == '-' && a[1]) {
+			return usage_error("unknown option '%s'", a);
+		} else {
+			if (n == 2)
+				return usage_error("unexpected argument '%s'", a);
+			pos[n++] = a;
+		}
+	}
+	if (n != 2)
+		return usage_error("expected FD and PID%s", "");
+	if (!parse_uint(pos[0], INT_MAX, &fd))
+		return usage_error("bad FD '%s': a descriptor number expected", pos[0]);
+	if (!parse_uint(pos[1], INT_MAX, &pid) || pid == 0)
+		return usage_error("bad PID '%s': a process id expected", pos[1]);
+
+	ret = sockdup_share_token((int)fd, (pid_t)pid, (unsigned int)ttl, token);
+	if (ret < 0) {
+		snprintf(what, sizeof(what), ret == -ESRCH ? "pid %lu" : "fd %lu",
+			 ret == -ESRCH ? pid : fd);
+		return lib_error(ret, what);
+	}
+	if (printf("%s\n", token) < 0 || fflush(stdout))
+		return fail(EXIT_FAIL, "writing the token: %s", strerror(errno));
+	return EXIT_OK;
+}
+
+/* ---- query, revoke ---- */
+
+static int one_token(int argc, char **argv, struct sockdup_cookie *cookie)
+{
+	if (argc != 2)
+		return usage_error("expected exactly one TOKEN%s", "");
+	if (argv[1][0] == '-')
+		return usage_error("unknown option '%s'", argv[1]);
+	return decode(argv[1], cookie);
+}
+
+static int cmd_query(int argc, char **argv)
+{
+	struct sockdup_share_info info;
+	struct sockdup_cookie cookie;
+	char fam[16], type[16], proto[16], sp[16], tp[16], age[32], ttl[32];
+	int ret;
+
+	ret = one_token(argc, argv, &cookie);
+	if (ret)
+		return ret;
+	ret = sockdup_query(&cookie, &info);
+	if (ret < 0)
+		return lib_error(ret, argv[1]);
+
+	fmt_name(fam, sizeof(fam), family_name(info.family), info.family);
+	fmt_name(type, sizeof(type), type_name(info.type), info.type);
+	fmt_name(proto, sizeof(proto), proto_name(info.family, info.protocol),
+		 info.protocol);
+	fmt_pid(sp, sizeof(sp), info.sharer_pid);
+	fmt_pid(tp, sizeof(tp), info.target_pid);
+	fmt_ms(age, sizeof(age), info.age_ms);
+	fmt_ms(ttl, sizeof(ttl), info.ttl_left_ms);
+	printf("id:         %llu\n"
+	       "socket:     %s %s %s (inode %llu)\n"
+	       "sockets:    %u\n"
+	       "sharer:     pid %s, uid %u\n"
+	       "target:     pid %s\n"
+	       "age:        %s\n"
+	       "ttl left:   %s\n",
+	       (unsigned long long)info.id, fam, type, proto,
+	       (unsigned long long)info.sock_ino, info.nr_fds, sp,
+	       info.sharer_uid, tp, age, ttl);
+	return EXIT_OK;
+}
+
+static int cmd_revoke(int argc, char **argv)
+{
+	struct sockdup_cookie cookie;
+	int ret;
+
+	ret = one_token(argc, argv, &cookie);
+	if (ret)
+		return ret;
+	ret = sockdup_revoke(&cookie);
+	if (ret < 0)
+		return lib_error(ret, argv[1]);
+	return EXIT_OK;
+}
+
+/* ---- list ---- */
+
+static int cmd_list(int argc, char **argv)
+{
+	struct sockdup_share_info *v = NULL;
+	unsigned long long total = 0;
+	struct sockdup_stats st;
+	unsigned int cap = 0;
+	int i, n, ret;
+
+	if (argc > 1)
+		return usage_error("unexpected argument '%s'", argv[1]);
+
+	/* the set can grow between calls: retry until it fits */
+	for (;;) {
+		n = sockdup_list(v, cap, &total);
+		if (n < 0) {
+			free(v);
+			return lib_error(n, NULL);
+		}
+		if (total <= (unsigned long long)n || total > INT_MAX / 2)
+			break;
+		free(v);
+		cap = (unsigned int)total + 16;
+		v = calloc(cap, sizeof(*v));
+		if (!v)
+			return fail(EXIT_FAIL, "out of memory");
+	}
+
+	printf("%-8s %-7s %-7s %-6s %-6s %-9s %-6s %-10s %10s %10s\n", "ID",
+	       "SHARER", "TARGET", "UID", "FAMILY", "TYPE", "PROTO", "INODE",
+	       "AGE", "TTL-LEFT");
+	for (i = 0; i < n; i++) {
+		const struct sockdup_share_info *e = &v[i];
+		char fam[16], type[16], proto[16], sp[16], tp[16], age[32],
+		     ttl[32];
+
+		fmt_name(fam, sizeof(fam), family_name(e->family), e->family);
+		fmt_name(type, sizeof(type), type_name(e->type), e->type);
+		fmt_name(proto, sizeof(proto),
+			 proto_name(e->family, e->protocol), e->protocol);
+		fmt_pid(sp, sizeof(sp), e->sharer_pid);
+		fmt_pid(tp, sizeof(tp), e->target_pid);
+		fmt_ms(age, sizeof(age), e->age_ms);
+		fmt_ms(ttl, sizeof(ttl), e->ttl_left_ms);
+		printf("%-8llu %-7s %-7s %-6u %-6s %-9s %-6s %-10llu %10s %10s\n",
+		       (unsigned long long)e->id, sp, tp, e->sharer_uid, fam,
+		       type, proto, (unsigned long long)e->sock_ino, age, ttl);
+	}
+	free(v);
+	if (total > (unsigned long long)n)
+		printf("(%llu more not shown)\n", total - n);
+
+	ret = sockdup_stats(&st);
+	if (ret < 0)
+		return lib_error(ret, NULL);
+	printf("\npending %llu (yours %llu)  shared %llu  redeemed %llu  expired %llu  revoked %llu  reaped %llu\n"
+	       "refused: per-user cap %llu, global cap %llu  caps: max_per_user %llu, max_total %llu\n",
+	       (unsigned long long)st.pending,
+	       (unsigned long long)st.user_pending,
+	       (unsigned long long)st.shared,
+	       (unsigned long long)st.redeemed,
+	       (unsigned long long)st.expired,
+	       (unsigned long long)st.revoked,
+	       (unsigned long long)st.reaped,
+	       (unsigned long long)st.refused_user,
+	       (unsigned long long)st.refused_global,
+	       (unsigned long long)st.max_per_user,
+	       (unsigned long long)st.max_total);
+	if (fflush(stdout))
+		return fail(EXIT_FAIL, "writing: %s", strerror(errno));
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(int argc, char **argv);
+	} cmds[] = {
+		{ "exec", cmd_exec },
+		{ "share", cmd_share },
+		{ "query", cmd_query },
+		{ "revoke", cmd_revoke },
+		{ "list", cmd_list },
+	};
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("sockdup %d.%d\n", LIBSOCKDUP_VERSION_MAJOR,
+		       LIBSOCKDUP_VERSION_MINOR);
+		return EXIT_OK;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (!strcmp(argv[1], cmds[i].name)) {
+			int j;
+
+			cmd = cmds[i].name;
+			for (j = 2; j < argc; j++)
+				if (!strcmp(argv[j], "--"))
+					break;
+				else if (!strcmp(argv[j], "--help") ||
+					 !strcmp(argv[j], "-h")) {
+					usage(stdout);
+					return EXIT_OK;
+				}
+			return cmds[i].fn(argc - 1, argv + 1);
+		}
+	}
+	fprintf(stderr, "sockdup: unknown command '%s'\nTry 'sockdup --help'.\n",
+		argv[1]);
+	return EXIT_USAGE;
+}
