@@ -1,0 +1,892 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers for the sockdup lifetime and limits tests (TTL, REVOKE, QUERY,
+ * reaping, quotas, listing, unload, stress): ioctl wrappers, module
+ * parameters, socket kinds, EOF checks, and "agents": child processes that
+ * run sockdup calls on request over a SOCK_SEQPACKET control socket, so a
+ * test can play sharer, target and third party at once.
+ *
+ * Every helper returns -1 with errno set on failure, like the syscalls.
+ * Nothing here uses the harness macros: agents are forked processes, and an
+ * ASSERT in a forked child would jump back into the harness's test body.
+ */
+#ifndef SOCKDUP_LIFETIME_UTIL_H
+#define SOCKDUP_LIFETIME_UTIL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <linux/sockdup.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct sockdup_share) == 40, "sockdup_share size");
+_Static_assert(sizeof(struct sockdup_redeem) == 24, "sockdup_redeem size");
+_Static_assert(sizeof(struct sockdup_revoke) == 24, "sockdup_revoke size");
+_Static_assert(sizeof(struct sockdup_share_info) == 64, "share_info size");
+_Static_assert(sizeof(struct sockdup_query) == 88, "sockdup_query size");
+_Static_assert(sizeof(struct sockdup_stats) == 96, "sockdup_stats size");
+_Static_assert(sizeof(struct sockdup_list) == 32, "sockdup_list size");
+
+/* ---- time ---- */
+
+static inline int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep until CLOCK_MONOTONIC reads @t_ms (no-op if already past). */
+static inline void sleep_until_ms(int64_t t_ms)
+{
+	struct timespec ts = {
+		.tv_sec = t_ms / 1000,
+		.tv_nsec = (t_ms % 1000) * 1000000,
+	};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static inline void sleep_ms(int64_t ms)
+{
+	sleep_until_ms(now_ms() + ms);
+}
+
+/* ---- ioctl wrappers ---- */
+
+static inline int sd_open(void)
+{
+	return open(SOCKDUP_DEVICE, O_RDWR | O_CLOEXEC);
+}
+
+static inline int sd_share(int dev, int fd, pid_t target, __u32 ttl_ms,
+			   struct sockdup_share *out)
+{
+	struct sockdup_share s = {
+		.fd = fd,
+		.target_pid = target,
+		.ttl_ms = ttl_ms,
+	};
+	int ret = ioctl(dev, SOCKDUP_IOC_SHARE, &s);
+
+	if (out)
+		*out = s;
+	return ret;
+}
+
+static inline int sd_redeem(int dev, const __u8 *cookie, __u32 flags)
+{
+	struct sockdup_redeem r = { .flags = flags };
+
+	memcpy(r.cookie, cookie, sizeof(r.cookie));
+	return ioctl(dev, SOCKDUP_IOC_REDEEM, &r);
+}
+
+static inline int sd_revoke(int dev, const __u8 *cookie)
+{
+	struct sockdup_revoke r = { 0 };
+
+	memcpy(r.cookie, cookie, sizeof(r.cookie));
+	return ioctl(dev, SOCKDUP_IOC_REVOKE, &r);
+}
+
+static inline int sd_query(int dev, const __u8 *cookie,
+			   struct sockdup_share_info *info)
+{
+	struct sockdup_query q = { 0 };
+	int ret;
+
+	memcpy(q.cookie, cookie, sizeof(q.cookie));
+	ret = ioctl(dev, SOCKDUP_IOC_QUERY, &q);
+	if (info)
+		*info = q.info;
+	return ret;
+}
+
+static inline int sd_stats(int dev, struct sockdup_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	return ioctl(dev, SOCKDUP_IOC_STATS, st);
+}
+
+/* STATS through a descriptor of its own, for callers that keep none open. */
+static inline int sd_stats_once(struct sockdup_stats *st)
+{
+	int dev = sd_open();
+	int ret, err;
+
+	if (dev < 0)
+		return -1;
+	ret = sd_stats(dev, st);
+	err = errno;
+	close(dev);
+	errno = err;
+	return ret;
+}
+
+static inline int sd_list(int dev, struct sockdup_share_info *entries,
+			  __u32 capacity, __u32 *count, __u64 *total)
+{
+	struct sockdup_list l = {
+		.entry_size = sizeof(*entries),
+		.entries = (uintptr_t)entries,
+		.capacity = capacity,
+	};
+	int ret = ioctl(dev, SOCKDUP_IOC_LIST, &l);
+
+	if (count)
+		*count = l.count;
+	if (total)
+		*total = l.total;
+	return ret;
+}
+
+/* released = everything that left the table, by any path */
+static inline __u64 st_released(const struct sockdup_stats *st)
+{
+	return st->redeemed + st->expired + st->revoked + st->reaped;
+}
+
+/*
+ * Poll STATS until the counter at byte offset @off (offsetof(struct
+ * sockdup_stats, field)) reaches at least @want.  Returns the milliseconds
+ * waited, or -1 after @timeout_ms.
+ */
+static inline int64_t sd_wait_counter(int dev, size_t off, __u64 want,
+				      int timeout_ms)
+{
+	int64_t t0 = now_ms();
+	struct sockdup_stats st;
+
+	for (;;) {
+		__u64 v;
+
+		if (sd_stats(dev, &st))
+			return -1;
+		memcpy(&v, (char *)&st + off, sizeof(v));
+		if (v >= want)
+			return now_ms() - t0;
+		if (now_ms() - t0 > timeout_ms)
+			return -1;
+		sleep_ms(5);
+	}
+}
+
+/* Wait until STATS.pending is back to @want (or below). */
+static inline int64_t sd_wait_pending(int dev, __u64 want, int timeout_ms)
+{
+	int64_t t0 = now_ms();
+	struct sockdup_stats st;
+
+	for (;;) {
+		if (sd_stats(dev, &st))
+			return -1;
+		if (st.pending <= want)
+			return now_ms() - t0;
+		if (now_ms() - t0 > timeout_ms)
+			return -1;
+		sleep_ms(5);
+	}
+}
+
+/* ---- module parameters ---- */
+
+#define SD_PARAM_DIR	"/sys/module/sockdup/parameters/"
+
+static inline long param_get(const char *name)
+{
+	char path[128], buf[32] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), SD_PARAM_DIR "%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+static inline int param_set(const char *name, long val)
+{
+	char path[128], buf[32];
+	int fd, len, ret;
+
+	snprintf(path, sizeof(path), SD_PARAM_DIR "%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	len = snprintf(buf, sizeof(buf), "%ld\n", val);
+	ret = write(fd, buf, len) == len ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+static const char *const sd_param_names[] = {
+	"default_ttl_ms", "max_ttl_ms", "max_per_user", "max_total", "sweep_ms",
+};
+#define SD_NPARAMS (sizeof(sd_param_names) / sizeof(sd_param_names[0]))
+
+struct sd_params {
+	long val[SD_NPARAMS];
+};
+
+/* Remember every parameter; -1 if any cannot be read. */
+static inline int params_save(struct sd_params *p)
+{
+	size_t i;
+
+	for (i = 0; i < SD_NPARAMS; i++) {
+		p->val[i] = param_get(sd_param_names[i]);
+		if (p->val[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Put back what params_save() read; -1 if a write failed. */
+static inline int params_restore(const struct sd_params *p)
+{
+	int ret = 0;
+	size_t i;
+
+	for (i = 0; i < SD_NPARAMS; i++)
+		if (p->val[i] >= 0 && param_get(sd_param_names[i]) != p->val[i] &&
+		    param_set(sd_param_names[i], p->val[i]))
+			ret = -1;
+	return ret;
+}
+
+/* ---- socket kinds ---- */
+
+enum sk_kind {
+	SK_TCP_LISTENER,
+	SK_TCP,
+	SK_UDP,
+	SK_UNIX_STREAM,
+	SK_UNIX_DGRAM,
+	SK_UNIX_SEQPACKET,
+	SK_TCP6,
+	SK_UDP6,
+};
+
+static inline int sk_loopback(int family, struct sockaddr_storage *ss,
+			      socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		in->sin_family = AF_INET;
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		*len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_addr = in6addr_loopback;
+		*len = sizeof(*in6);
+	}
+	return 0;
+}
+
+/* A bound socket of @family/@type on loopback, listening when stream. */
+static inline int sk_bound(int family, int type)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, err;
+
+	fd = socket(family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	sk_loopback(family, &ss, &len);
+	if (bind(fd, (struct sockaddr *)&ss, len) ||
+	    (type == SOCK_STREAM && listen(fd, 16)))
+		goto fail;
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+/* A connected TCP pair over loopback: *sock is the accepted end. */
+static inline int sk_tcp_pair(int family, int *sock, int *peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int lfd, cfd = -1, afd = -1, err;
+
+	lfd = sk_bound(family, SOCK_STREAM);
+	if (lfd < 0)
+		return -1;
+	if (getsockname(lfd, (struct sockaddr *)&ss, &len))
+		goto fail;
+	cfd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (cfd < 0 || connect(cfd, (struct sockaddr *)&ss, len))
+		goto fail;
+	afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (afd < 0)
+		goto fail;
+	close(lfd);
+	*sock = afd;
+	*peer = cfd;
+	return 0;
+fail:
+	err = errno;
+	close(lfd);
+	if (cfd >= 0)
+		close(cfd);
+	errno = err;
+	return -1;
+}
+
+/*
+ * Make a socket of @kind to share in *sock and, for the connected kinds, its
+ * peer in *peer (-1 for listeners and unconnected datagram sockets).
+ */
+static inline int make_sock(enum sk_kind kind, int *sock, int *peer)
+{
+	int sv[2], type;
+
+	*sock = -1;
+	*peer = -1;
+	switch (kind) {
+	case SK_TCP_LISTENER:
+		*sock = sk_bound(AF_INET, SOCK_STREAM);
+		return *sock < 0 ? -1 : 0;
+	case SK_TCP:
+		return sk_tcp_pair(AF_INET, sock, peer);
+	case SK_TCP6:
+		return sk_tcp_pair(AF_INET6, sock, peer);
+	case SK_UDP:
+		*sock = sk_bound(AF_INET, SOCK_DGRAM);
+		return *sock < 0 ? -1 : 0;
+	case SK_UDP6:
+		*sock = sk_bound(AF_INET6, SOCK_DGRAM);
+		return *sock < 0 ? -1 : 0;
+	case SK_UNIX_STREAM:
+		type = SOCK_STREAM;
+		break;
+	case SK_UNIX_DGRAM:
+		type = SOCK_DGRAM;
+		break;
+	case SK_UNIX_SEQPACKET:
+		type = SOCK_SEQPACKET;
+		break;
+	default:
+		errno = EINVAL;
+		return -1;
+	}
+	if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv))
+		return -1;
+	*sock = sv[0];
+	*peer = sv[1];
+	return 0;
+}
+
+static inline __u64 fd_ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+/* ---- EOF on a peer ---- */
+
+/*
+ * Has the other end of the stream/seqpacket @peer gone away?  Returns 1 on
+ * EOF (or reset), 0 if it is still open after @timeout_ms (0: just look),
+ * -1 on an unexpected error or unexpected data.
+ */
+static inline int peer_closed(int peer, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd pfd = { .fd = peer, .events = POLLIN | POLLRDHUP };
+		int left = (int)(deadline - now_ms());
+		char c;
+		ssize_t n;
+		int ret;
+
+		ret = poll(&pfd, 1, left > 0 ? left : 0);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0)
+			return -1;
+		if (ret == 0)
+			return 0;
+		n = recv(peer, &c, 1, MSG_DONTWAIT | MSG_PEEK);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return 1;
+		if (n > 0)
+			return -1;
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (now_ms() >= deadline)
+			return 0;
+	}
+}
+
+/* Milliseconds until @peer sees EOF, or -1 if not within @timeout_ms. */
+static inline int64_t wait_peer_eof(int peer, int timeout_ms)
+{
+	int64_t t0 = now_ms();
+
+	return peer_closed(peer, timeout_ms) == 1 ? now_ms() - t0 : -1;
+}
+
+/* ---- child processes ---- */
+
+/*
+ * In a freshly forked child: die with the parent, and drop every inherited
+ * descriptor except 0-2 and @keep, which moves to descriptor 3.  A child
+ * must not hold a copy of a socket a test is sharing, or the peer would not
+ * see EOF when the share is released.  Returns the new @keep (or -1).
+ */
+static inline int child_init(pid_t parent, int keep)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(111);
+	if (keep >= 0 && keep != 3) {
+		if (dup2(keep, 3) != 3)
+			_exit(112);
+		keep = 3;
+	}
+	close_range(keep >= 0 ? 4 : 3, ~0U, 0);
+	return keep;
+}
+
+/* Drop to an ordinary user (all three uids and gids, no groups). */
+static inline int become_user(uid_t uid)
+{
+	if (setgroups(0, NULL) || setresgid(uid, uid, uid) ||
+	    setresuid(uid, uid, uid))
+		return -1;
+	return 0;
+}
+
+/* ---- agents ---- */
+
+enum agent_op {
+	AG_REDEEM = 1,	/* cookie, flags -> fd (kept open), ino */
+	AG_CLOSE,	/* arg = fd */
+	AG_REVOKE,	/* cookie */
+	AG_QUERY,	/* cookie -> info */
+	AG_SHARE,	/* passed fd, target, ttl_ms -> share (fd closed after) */
+	AG_STATS,	/* -> stats */
+	AG_LIST,	/* arg = capacity -> count, total, entries */
+	AG_GETPID,	/* -> getpid() as the agent sees it */
+	AG_CLOSEDEV,	/* close the agent's /dev/sockdup descriptor */
+	AG_EXIT,	/* arg = exit code */
+};
+
+#define AGENT_LIST_MAX	32
+
+struct agent_req {
+	__u32 op;
+	__s32 arg;
+	__s32 target;
+	__u32 ttl_ms;
+	__u32 flags;
+	__u32 pad;
+	__u8 cookie[SOCKDUP_COOKIE_SIZE];
+};
+
+struct agent_rep {
+	__s32 ret;
+	__s32 err;
+	__u64 ino;
+	__u32 count;
+	__u32 pad;
+	__u64 total;
+	struct sockdup_share share;
+	struct sockdup_share_info info;
+	struct sockdup_stats stats;
+	struct sockdup_share_info entries[AGENT_LIST_MAX];
+};
+
+/* Flags of agent_spawn(). */
+#define AGENT_NEWPIDNS	(1U << 0)	/* run in a new pid namespace (as pid 1) */
+
+struct agent {
+	pid_t pid;	/* the agent, as seen by the test (target for SHARE) */
+	pid_t child;	/* what the test waits for (differs with AGENT_NEWPIDNS) */
+	int ctl;
+};
+
+static inline int fd_send(int sock, const void *buf, size_t len, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cmsg;
+
+	if (fd >= 0) {
+		memset(cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+/* Receive one message; *fd gets a passed descriptor or -1. */
+static inline ssize_t fd_recv(int sock, void *buf, size_t len, int *fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *cmsg;
+	ssize_t n;
+
+	*fd = -1;
+	do {
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return n;
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
+		if (cmsg->cmsg_level == SOL_SOCKET &&
+		    cmsg->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(cmsg), sizeof(int));
+	return n;
+}
+
+static inline void agent_serve(int ctl) __attribute__((noreturn));
+static inline void agent_serve(int ctl)
+{
+	static struct agent_rep rep;
+	struct agent_req req;
+	int dev = -1, fd;
+
+	for (;;) {
+		ssize_t n = fd_recv(ctl, &req, sizeof(req), &fd);
+
+		if (n != sizeof(req))
+			_exit(n == 0 ? 0 : 113);
+		memset(&rep, 0, sizeof(rep));
+		if (dev < 0 && req.op != AG_CLOSE && req.op != AG_GETPID &&
+		    req.op != AG_CLOSEDEV && req.op != AG_EXIT) {
+			dev = sd_open();
+			if (dev < 0) {
+				rep.ret = -1;
+				rep.err = errno;
+				goto reply;
+			}
+		}
+		errno = 0;
+		switch (req.op) {
+		case AG_REDEEM:
+			rep.ret = sd_redeem(dev, req.cookie, req.flags);
+			if (rep.ret >= 0)
+				rep.ino = fd_ino(rep.ret);
+			break;
+		case AG_CLOSE:
+			rep.ret = close(req.arg);
+			break;
+		case AG_REVOKE:
+			rep.ret = sd_revoke(dev, req.cookie);
+			break;
+		case AG_QUERY:
+			rep.ret = sd_query(dev, req.cookie, &rep.info);
+			break;
+		case AG_SHARE:
+			rep.ret = sd_share(dev, fd, req.target, req.ttl_ms,
+					   &rep.share);
+			break;
+		case AG_STATS:
+			rep.ret = sd_stats(dev, &rep.stats);
+			break;
+		case AG_LIST:
+			rep.ret = sd_list(dev, rep.entries, req.arg, &rep.count,
+					  &rep.total);
+			break;
+		case AG_GETPID:
+			rep.ret = getpid();
+			break;
+		case AG_CLOSEDEV:
+			rep.ret = dev >= 0 ? close(dev) : 0;
+			dev = -1;
+			break;
+		case AG_EXIT:
+			_exit(req.arg);
+		default:
+			rep.ret = -1;
+			errno = EINVAL;
+		}
+		rep.err = errno;
+reply:
+		if (fd >= 0)
+			close(fd);
+		if (fd_send(ctl, &rep, sizeof(rep), -1))
+			_exit(114);
+	}
+}
+
+/* Kill and wait for the agent, if it still runs (for teardowns). */
+static inline void agent_kill(struct agent *a)
+{
+	if (a->child > 0) {
+		if (a->pid > 0 && a->pid != a->child)
+			kill(a->pid, SIGKILL);
+		kill(a->child, SIGKILL);
+		waitpid(a->child, NULL, 0);
+	}
+	if (a->ctl >= 0)
+		close(a->ctl);
+	a->ctl = -1;
+	a->pid = a->child = -1;
+}
+
+static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
+	__attribute__((noreturn));
+static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
+{
+	if (flags & AGENT_NEWPIDNS) {
+		pid_t inner;
+		int status;
+
+		if (unshare(CLONE_NEWPID))
+			_exit(115);
+		inner = fork();
+		if (inner < 0)
+			_exit(116);
+		if (inner == 0) {
+			/* pid 1 of the new namespace: its parent reads as 0 */
+			child_init(0, ctl);
+			flags &= ~AGENT_NEWPIDNS;
+			agent_child(ctl, uid, flags);
+		}
+		/* the first message tells the test the agent's pid */
+		if (fd_send(ctl, &inner, sizeof(inner), -1))
+			_exit(117);
+		close(ctl);
+		if (waitpid(inner, &status, 0) != inner)
+			_exit(118);
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) :
+		      128 + WTERMSIG(status));
+	}
+	if (uid && become_user(uid))
+		_exit(119);
+	agent_serve(ctl);
+}
+
+/*
+ * Fork an agent.  @uid != 0 makes it an ordinary user of that uid (and gid).
+ * The agent dies with the calling thread (PR_SET_PDEATHSIG) and holds no
+ * descriptor of the test but its control socket.
+ */
+static inline int agent_spawn(struct agent *a, uid_t uid, unsigned int flags)
+{
+	pid_t parent = getpid();
+	int sv[2];
+	pid_t pid;
+
+	a->pid = a->child = -1;
+	a->ctl = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0)
+		agent_child(child_init(parent, sv[1]), uid, flags);
+	close(sv[1]);
+	a->ctl = sv[0];
+	a->child = pid;
+	a->pid = pid;
+	if (flags & AGENT_NEWPIDNS) {
+		pid_t inner;
+		int fd;
+
+		if (fd_recv(a->ctl, &inner, sizeof(inner), &fd) != sizeof(inner)) {
+			agent_kill(a);
+			errno = ECHILD;
+			return -1;
+		}
+		a->pid = inner;
+	}
+	return 0;
+}
+
+/*
+ * Run one request; the agent's return value is returned and its errno set.
+ * A broken agent gives -2 with errno EPIPE (never mistaken for a result).
+ */
+static inline int agent_call(struct agent *a, struct agent_req *req, int fd,
+			     struct agent_rep *rep)
+{
+	static struct agent_rep scratch;
+	int pfd;
+
+	if (!rep)
+		rep = &scratch;
+	if (a->ctl < 0 || fd_send(a->ctl, req, sizeof(*req), fd) ||
+	    fd_recv(a->ctl, rep, sizeof(*rep), &pfd) != sizeof(*rep)) {
+		errno = EPIPE;
+		return -2;
+	}
+	errno = rep->err;
+	return rep->ret;
+}
+
+static inline int agent_redeem(struct agent *a, const __u8 *cookie,
+			       __u32 flags, __u64 *ino)
+{
+	struct agent_req req = { .op = AG_REDEEM, .flags = flags };
+	struct agent_rep rep;
+	int ret;
+
+	memcpy(req.cookie, cookie, sizeof(req.cookie));
+	ret = agent_call(a, &req, -1, &rep);
+	if (ino)
+		*ino = rep.ino;
+	errno = rep.err;
+	return ret;
+}
+
+static inline int agent_close(struct agent *a, int fd)
+{
+	struct agent_req req = { .op = AG_CLOSE, .arg = fd };
+
+	return agent_call(a, &req, -1, NULL);
+}
+
+static inline int agent_revoke(struct agent *a, const __u8 *cookie)
+{
+	struct agent_req req = { .op = AG_REVOKE };
+
+	memcpy(req.cookie, cookie, sizeof(req.cookie));
+	return agent_call(a, &req, -1, NULL);
+}
+
+static inline int agent_query(struct agent *a, const __u8 *cookie,
+			      struct sockdup_share_info *info)
+{
+	struct agent_req req = { .op = AG_QUERY };
+	struct agent_rep rep;
+	int ret;
+
+	memcpy(req.cookie, cookie, sizeof(req.cookie));
+	ret = agent_call(a, &req, -1, &rep);
+	*info = rep.info;
+	errno = rep.err;
+	return ret;
+}
+
+/* The agent shares @fd (a copy travels by SCM_RIGHTS; the agent closes it). */
+static inline int agent_share(struct agent *a, int fd, pid_t target,
+			      __u32 ttl_ms, struct sockdup_share *out)
+{
+	struct agent_req req = {
+		.op = AG_SHARE, .target = target, .ttl_ms = ttl_ms,
+	};
+	struct agent_rep rep;
+	int ret;
+
+	ret = agent_call(a, &req, fd, &rep);
+	if (out)
+		*out = rep.share;
+	errno = rep.err;
+	return ret;
+}
+
+static inline int agent_stats(struct agent *a, struct sockdup_stats *st)
+{
+	struct agent_req req = { .op = AG_STATS };
+	struct agent_rep rep;
+	int ret;
+
+	ret = agent_call(a, &req, -1, &rep);
+	*st = rep.stats;
+	errno = rep.err;
+	return ret;
+}
+
+/* LIST as the agent, at most AGENT_LIST_MAX entries come back in @rep. */
+static inline int agent_list(struct agent *a, __u32 capacity,
+			     struct agent_rep *rep)
+{
+	struct agent_req req = { .op = AG_LIST, .arg = (__s32)capacity };
+
+	return agent_call(a, &req, -1, rep);
+}
+
+static inline int agent_getpid(struct agent *a)
+{
+	struct agent_req req = { .op = AG_GETPID };
+
+	return agent_call(a, &req, -1, NULL);
+}
+
+static inline int agent_closedev(struct agent *a)
+{
+	struct agent_req req = { .op = AG_CLOSEDEV };
+
+	return agent_call(a, &req, -1, NULL);
+}
+
+/*
+ * Ask the agent to exit with @code and wait for it.  Returns the wait
+ * status, or -1.
+ */
+static inline int agent_exit(struct agent *a, int code)
+{
+	struct agent_req req = { .op = AG_EXIT, .arg = code };
+	int status = -1;
+
+	if (a->child <= 0)
+		return -1;
+	fd_send(a->ctl, &req, sizeof(req), -1);
+	if (waitpid(a->child, &status, 0) != a->child)
+		status = -1;
+	close(a->ctl);
+	a->ctl = -1;
+	a->pid = a->child = -1;
+	return status;
+}
+
+#endif /* SOCKDUP_LIFETIME_UTIL_H */
