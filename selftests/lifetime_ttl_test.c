@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * TTL: a share can be redeemed until its TTL runs out and not after; the pin
+ * is dropped promptly at expiry (the peer of a sharer-closed socket sees EOF
+ * not before the TTL and within a second after it); STATS.expired counts it;
+ * ttl_ms above max_ttl_ms is refused; ttl_ms 0 takes default_ttl_ms.
+ */
+#define _GNU_SOURCE
+#include "lifetime_util.h"
+
+#include "kselftest_harness.h"
+
+/*
+ * The module may run its expiry timer on jiffies: a timer armed in the
+ * middle of a tick fires up to one tick (4 ms at Debian's HZ=250) earlier
+ * than a clock read before the SHARE call would predict.
+ */
+#define TICK_SLACK_MS	5
+/* how long after the TTL the pin must be gone */
+#define DROP_BOUND_MS	1000
+
+FIXTURE(ttl) {
+	int dev;
+	struct agent target;
+	struct sd_params params;
+	int sock, peer;
+};
+
+FIXTURE_SETUP(ttl)
+{
+	self->dev = -1;
+	self->sock = self->peer = -1;
+	self->target.ctl = -1;
+	self->target.pid = self->target.child = -1;
+	ASSERT_EQ(0, params_save(&self->params));
+	self->dev = sd_open();
+	ASSERT_LE(0, self->dev);
+	ASSERT_EQ(0, agent_spawn(&self->target, 0, 0));
+	ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &self->sock, &self->peer));
+}
+
+FIXTURE_TEARDOWN(ttl)
+{
+	agent_kill(&self->target);
+	if (self->sock >= 0)
+		close(self->sock);
+	if (self->peer >= 0)
+		close(self->peer);
+	if (self->dev >= 0)
+		close(self->dev);
+	EXPECT_EQ(0, params_restore(&self->params));
+}
+
+/* Close our copy of the shared socket so only the share pins it. */
+static void drop_own(int *sock)
+{
+	close(*sock);
+	*sock = -1;
+}
+
+/* Share with ttl 500 ms, redeem at 300 ms: the redeem wins, no expiry. */
+TEST_F(ttl, redeem_before_ttl_succeeds)
+{
+	struct sockdup_stats st0, st1;
+	struct sockdup_share s;
+	int64_t t0, at;
+	__u64 ino = 0;
+	int fd;
+
+	ASSERT_EQ(0, sd_stats(self->dev, &st0));
+	t0 = now_ms();
+	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 500, &s));
+	drop_own(&self->sock);
+
+	sleep_until_ms(t0 + 300);
+	fd = agent_redeem(&self->target, s.cookie, 0, &ino);
+	at = now_ms() - t0;
+	TH_LOG("redeemed at %lld ms of a 500 ms TTL", (long long)at);
+	ASSERT_LE(0, fd);
+	ASSERT_GT(500, at);
+
+	/* past the TTL nothing expires: the redeem released it */
+	sleep_until_ms(t0 + 500 + 200);
+	ASSERT_EQ(0, sd_stats(self->dev, &st1));
+	EXPECT_EQ(st0.redeemed + 1, st1.redeemed);
+	EXPECT_EQ(st0.expired, st1.expired);
+	EXPECT_EQ(st0.pending, st1.pending);
+	/* the target still holds the socket */
+	EXPECT_EQ(0, peer_closed(self->peer, 0));
+	EXPECT_EQ(0, agent_close(&self->target, fd));
+	EXPECT_EQ(1, peer_closed(self->peer, 1000));
+}
+
+/* Redeem 50 ms after the TTL: ENOENT, for QUERY and REVOKE as well. */
+TEST_F(ttl, redeem_after_ttl_enoent)
+{
+	struct sockdup_stats st0, st1;
+	struct sockdup_share_info info;
+	struct sockdup_share s;
+	int64_t t0;
+
+	ASSERT_EQ(0, sd_stats(self->dev, &st0));
+	t0 = now_ms();
+	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 400, &s));
+	drop_own(&self->sock);
+
+	sleep_until_ms(t0 + 400 + 50);
+	EXPECT_EQ(-1, agent_redeem(&self->target, s.cookie, 0, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, agent_query(&self->target, s.cookie, &info));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, sd_revoke(self->dev, s.cookie));
+	EXPECT_EQ(ENOENT, errno);
+
+	ASSERT_LE(0, sd_wait_counter(self->dev,
+				     offsetof(struct sockdup_stats, expired),
+				     st0.expired + 1, DROP_BOUND_MS));
+	ASSERT_EQ(0, sd_stats(self->dev, &st1));
+	EXPECT_EQ(st0.expired + 1, st1.expired);
+	EXPECT_EQ(st0.redeemed, st1.redeemed);
+	EXPECT_EQ(st0.revoked, st1.revoked);
+	EXPECT_EQ(st0.pending, st1.pending);
+	EXPECT_EQ(1, peer_closed(self->peer, DROP_BOUND_MS));
+}
+
+/*
+ * Nobody touches the share: the peer sees EOF not before the TTL and within
+ * DROP_BOUND_MS after it, and STATS.expired counts exactly one.
+ */
+TEST_F(ttl, pin_dropped_at_expiry)
+{
+	struct sockdup_stats st0, st1;
+	struct sockdup_share s;
+	int64_t t0, eof;
+
+	ASSERT_EQ(0, sd_stats(self->dev, &st0));
+	t0 = now_ms();
+	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 500, &s));
+	drop_own(&self->sock);
+
+	ASSERT_EQ(1, peer_closed(self->peer, 500 + DROP_BOUND_MS + 500));
+	eof = now_ms() - t0;
+	TH_LOG("EOF %lld ms after SHARE with ttl 500 ms (%+lld ms)",
+	       (long long)eof, (long long)(eof - 500));
+	EXPECT_LE(500 - TICK_SLACK_MS, eof);
+	EXPECT_GE(500 + DROP_BOUND_MS, eof);
+
+	ASSERT_EQ(0, sd_stats(self->dev, &st1));
+	EXPECT_EQ(st0.expired + 1, st1.expired);
+	EXPECT_EQ(st0.shared + 1, st1.shared);
+	EXPECT_EQ(st0.pending, st1.pending);
+	EXPECT_EQ(st0.redeemed, st1.redeemed);
+	EXPECT_EQ(st0.revoked, st1.revoked);
+	EXPECT_EQ(st0.reaped, st1.reaped);
+}
+
+/*
+ * A share made after a long-lived one but expiring first is dropped at its
+ * own TTL, not when the older one is due.
+ */
+TEST_F(ttl, earliest_expiry_first)
+{
+	struct sockdup_share slong, sshort;
+	int lsock, lpeer;
+	int64_t t0, eof;
+
+	ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &lsock, &lpeer));
+	ASSERT_EQ(0, sd_share(self->dev, lsock, self->target.pid, 3000, &slong));
+	close(lsock);
+	t0 = now_ms();
+	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 300,
+			      &sshort));
+	drop_own(&self->sock);
+
+	EXPECT_EQ(1, peer_closed(self->peer, 300 + DROP_BOUND_MS));
+	eof = now_ms() - t0;
+	TH_LOG("short share dropped at %lld ms (ttl 300, older share ttl 3000)",
+	       (long long)eof);
+	EXPECT_LE(300 - TICK_SLACK_MS, eof);
+	EXPECT_GE(300 + DROP_BOUND_MS, eof);
+	/* the long one is still pinned and still redeemable-or-revocable */
+	EXPECT_EQ(0, peer_closed(lpeer, 0));
+	EXPECT_EQ(0, sd_revoke(self->dev, slong.cookie));
+	EXPECT_EQ(1, peer_closed(lpeer, 1000));
+	close(lpeer);
+}
+
+/* The pin outlives the sharer process until the TTL, then goes. */
+TEST_F(ttl, expiry_after_sharer_exit)
+{
+	struct agent sharer;
+	struct sockdup_share s;
+	int64_t t0, eof;
+
+	ASSERT_EQ(0, agent_spawn(&sharer, 0, 0));
+	t0 = now_ms();
+	ASSERT_EQ(0, agent_share(&sharer, self->sock, self->target.pid, 600, &s));
+	drop_own(&self->sock);
+	ASSERT_EQ(0, agent_exit(&sharer, 0));
+
+	EXPECT_EQ(0, peer_closed(self->peer, 300));
+	ASSERT_EQ(1, peer_closed(self->peer, 600 + DROP_BOUND_MS));
+	eof = now_ms() - t0;
+	EXPECT_LE(600 - TICK_SLACK_MS, eof);
+	EXPECT_GE(600 + DROP_BOUND_MS, eof);
+	EXPECT_EQ(-1, agent_redeem(&self->target, s.cookie, 0, NULL));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+/* ttl_ms above max_ttl_ms is EINVAL; exactly max_ttl_ms is fine. */
+TEST_F(ttl, above_max_einval)
+{
+	struct sockdup_stats st0, st1;
+	struct sockdup_share_info info;
+	struct sockdup_share s;
+	long max = param_get("max_ttl_ms");
+
+	ASSERT_LT(0, max);
+	ASSERT_EQ(0, sd_stats(self->dev, &st0));
+	EXPECT_EQ(-1, sd_share(self->dev, self->sock, self->target.pid,
+			       max + 1, &s));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, sd_share(self->dev, self->sock, self->target.pid,
+			       UINT32_MAX, &s));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, sd_stats(self->dev, &st1));
+	EXPECT_EQ(st0.shared, st1.shared);
+	EXPECT_EQ(st0.pending, st1.pending);
+
+	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, max, &s));
+	ASSERT_EQ(0, sd_query(self->dev, s.cookie, &info));
+	EXPECT_GE((__u64)max, info.ttl_left_ms);
+	EXPECT_LT((__u64)max - 1000, info.ttl_left_ms);
+	EXPECT_EQ(0, sd_revoke(self->dev, s.cookie));
+}
+
+/* max_ttl_ms is read at SHARE time: lowering it moves the limit. */
+TEST_F(ttl, lowered_max_einval)
+{
+	struct sockdup_share s;
+
+	ASSERT_EQ(0, param_set("max_ttl_ms", 1000));
+	EXPECT_EQ(-1, sd_share(self->dev, self->sock, self->target.pid, 1001, &s));
+	EXPECT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 1000, &s));
+	EXPECT_EQ(0, sd_revoke(self->dev, s.cookie));
+}
+
+/* ttl_ms 0 gives default_ttl_ms (QUERY shows it). */
+TEST_F(ttl, zero_uses_default)
+{
+	struct sockdup_share_info info;
+	struct sockdup_share s;
+	long def = param_get("default_ttl_ms");
+
+	ASSERT_LT(1000, def);
+	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 0, &s));
+	ASSERT_EQ(0, sd_query(self->dev, s.cookie, &info));
+	TH_LOG("default_ttl_ms %ld, ttl_left_ms %llu", def,
+	       (unsigned long long)info.ttl_left_ms);
+	EXPECT_GE((__u64)def, info.ttl_left_ms);
+	EXPECT_LT((__u64)def - 1000, info.ttl_left_ms);
+	EXPECT_EQ(0, sd_revoke(self->dev, s.cookie));
+}
+
+/* A changed default_ttl_ms is what a ttl_ms 0 share really expires at. */
+TEST_F(ttl, zero_uses_changed_default)
+{
+	struct sockdup_share_info info;
+	struct sockdup_share s;
+	int64_t t0, eof;
+
+	ASSERT_EQ(0, param_set("default_ttl_ms", 700));
+	t0 = now_ms();
+	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 0, &s));
+	drop_own(&self->sock);
+	ASSERT_EQ(0, sd_query(self->dev, s.cookie, &info));
+	EXPECT_GE(700, info.ttl_left_ms);
+	EXPECT_LT(200, info.ttl_left_ms);
+
+	ASSERT_EQ(1, peer_closed(self->peer, 700 + DROP_BOUND_MS + 500));
+	eof = now_ms() - t0;
+	EXPECT_LE(700 - TICK_SLACK_MS, eof);
+	EXPECT_GE(700 + DROP_BOUND_MS, eof);
+}
+
+TEST_HARNESS_MAIN
