@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * REVOKE: the sharing process withdraws a pending share, the target declines
+ * one, anybody else gets EPERM (and the cookie stays valid), an unknown or
+ * already released cookie is ENOENT.  After a revoke the cookie redeems to
+ * ENOENT and the socket closes (its peer sees EOF) as soon as the sharer
+ * closes its own descriptor.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sys/random.h>
+
+#include "lifetime_util.h"
+
+#include "kselftest_harness.h"
+
+FIXTURE(revoke) {
+	int dev;
+	struct agent target, third;
+	int sock, peer;
+	struct sockdup_share s;
+	struct sockdup_stats st0;
+};
+
+FIXTURE_SETUP(revoke)
+{
+	self->dev = -1;
+	self->sock = self->peer = -1;
+	self->target.ctl = self->third.ctl = -1;
+	self->target.child = self->third.child = -1;
+	self->dev = sd_open();
+	ASSERT_LE(0, self->dev);
+	ASSERT_EQ(0, agent_spawn(&self->target, 0, 0));
+	ASSERT_EQ(0, agent_spawn(&self->third, 0, 0));
+	ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &self->sock, &self->peer));
+	ASSERT_EQ(0, sd_stats(self->dev, &self->st0));
+	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 10000,
+			      &self->s));
+}
+
+FIXTURE_TEARDOWN(revoke)
+{
+	if (self->dev >= 0) {
+		/* whatever the test left pending goes now */
+		sd_revoke(self->dev, self->s.cookie);
+		close(self->dev);
+	}
+	agent_kill(&self->target);
+	agent_kill(&self->third);
+	if (self->sock >= 0)
+		close(self->sock);
+	if (self->peer >= 0)
+		close(self->peer);
+}
+
+static void close_own(int *sock)
+{
+	close(*sock);
+	*sock = -1;
+}
+
+/* Sharer withdraws: counters move, the target gets ENOENT, the pin goes. */
+TEST_F(revoke, by_sharer)
+{
+	struct sockdup_stats st;
+	int64_t t0, eof;
+
+	ASSERT_EQ(0, sd_revoke(self->dev, self->s.cookie));
+	ASSERT_EQ(0, sd_stats(self->dev, &st));
+	EXPECT_EQ(self->st0.revoked + 1, st.revoked);
+	EXPECT_EQ(self->st0.shared + 1, st.shared);
+	EXPECT_EQ(self->st0.pending, st.pending);
+	EXPECT_EQ(self->st0.redeemed, st.redeemed);
+
+	EXPECT_EQ(-1, agent_redeem(&self->target, self->s.cookie, 0, NULL));
+	EXPECT_EQ(ENOENT, errno);
+
+	/* our own descriptor still keeps the socket open */
+	EXPECT_EQ(0, peer_closed(self->peer, 100));
+	t0 = now_ms();
+	close_own(&self->sock);
+	ASSERT_EQ(1, peer_closed(self->peer, 1000));
+	eof = now_ms() - t0;
+	TH_LOG("EOF %lld ms after the sharer's close", (long long)eof);
+	EXPECT_GE(100, eof);
+}
+
+/* The target declines: same effects, and the sharer then gets ENOENT. */
+TEST_F(revoke, declined_by_target)
+{
+	struct sockdup_stats st;
+
+	ASSERT_EQ(0, agent_revoke(&self->target, self->s.cookie));
+	ASSERT_EQ(0, sd_stats(self->dev, &st));
+	EXPECT_EQ(self->st0.revoked + 1, st.revoked);
+	EXPECT_EQ(self->st0.pending, st.pending);
+
+	EXPECT_EQ(-1, agent_redeem(&self->target, self->s.cookie, 0, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, sd_revoke(self->dev, self->s.cookie));
+	EXPECT_EQ(ENOENT, errno);
+
+	EXPECT_EQ(0, peer_closed(self->peer, 100));
+	close_own(&self->sock);
+	EXPECT_EQ(1, peer_closed(self->peer, 1000));
+}
+
+/* A process that is neither sharer nor target (even root) gets EPERM. */
+TEST_F(revoke, third_process_eperm)
+{
+	struct sockdup_stats st;
+	__u64 ino = 0;
+	int fd;
+
+	EXPECT_EQ(-1, agent_revoke(&self->third, self->s.cookie));
+	EXPECT_EQ(EPERM, errno);
+	ASSERT_EQ(0, sd_stats(self->dev, &st));
+	EXPECT_EQ(self->st0.revoked, st.revoked);
+	EXPECT_EQ(self->st0.pending + 1, st.pending);
+
+	/* the cookie is untouched: the target still redeems it */
+	fd = agent_redeem(&self->target, self->s.cookie, 0, &ino);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(fd_ino(self->sock), ino);
+}
+
+/* The same for an ordinary user that is neither. */
+TEST_F(revoke, third_user_eperm)
+{
+	struct agent user;
+
+	ASSERT_EQ(0, agent_spawn(&user, 1000, 0));
+	EXPECT_EQ(-1, agent_revoke(&user, self->s.cookie));
+	EXPECT_EQ(EPERM, errno);
+	agent_kill(&user);
+	EXPECT_LE(0, agent_redeem(&self->target, self->s.cookie, 0, NULL));
+}
+
+TEST_F(revoke, unknown_cookie_enoent)
+{
+	__u8 cookie[SOCKDUP_COOKIE_SIZE];
+	struct sockdup_stats st;
+
+	ASSERT_EQ(sizeof(cookie), getrandom(cookie, sizeof(cookie), 0));
+	EXPECT_EQ(-1, sd_revoke(self->dev, cookie));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, agent_revoke(&self->target, cookie));
+	EXPECT_EQ(ENOENT, errno);
+	memset(cookie, 0, sizeof(cookie));
+	EXPECT_EQ(-1, sd_revoke(self->dev, cookie));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, sd_stats(self->dev, &st));
+	EXPECT_EQ(self->st0.revoked, st.revoked);
+	EXPECT_EQ(self->st0.pending + 1, st.pending);
+}
+
+TEST_F(revoke, twice_enoent)
+{
+	struct sockdup_stats st;
+
+	ASSERT_EQ(0, sd_revoke(self->dev, self->s.cookie));
+	EXPECT_EQ(-1, sd_revoke(self->dev, self->s.cookie));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, agent_revoke(&self->target, self->s.cookie));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, sd_stats(self->dev, &st));
+	EXPECT_EQ(self->st0.revoked + 1, st.revoked);
+}
+
+/* Once redeemed, neither side can revoke, and the target keeps its fd. */
+TEST_F(revoke, after_redeem_enoent)
+{
+	struct sockdup_stats st;
+	int fd;
+
+	fd = agent_redeem(&self->target, self->s.cookie, 0, NULL);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-1, sd_revoke(self->dev, self->s.cookie));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, agent_revoke(&self->target, self->s.cookie));
+	EXPECT_EQ(ENOENT, errno);
+	ASSERT_EQ(0, sd_stats(self->dev, &st));
+	EXPECT_EQ(self->st0.revoked, st.revoked);
+	EXPECT_EQ(self->st0.redeemed + 1, st.redeemed);
+
+	close_own(&self->sock);
+	EXPECT_EQ(0, peer_closed(self->peer, 100));
+	EXPECT_EQ(0, agent_close(&self->target, fd));
+	EXPECT_EQ(1, peer_closed(self->peer, 1000));
+}
+
+struct revoke_arg {
+	int dev;
+	const __u8 *cookie;
+	int ret, err;
+};
+
+static void *revoke_thread(void *p)
+{
+	struct revoke_arg *a = p;
+
+	a->ret = sd_revoke(a->dev, a->cookie);
+	a->err = errno;
+	return NULL;
+}
+
+/* The sharer is the process: another of its threads may withdraw. */
+TEST_F(revoke, by_sharer_thread)
+{
+	struct revoke_arg a = { .dev = self->dev, .cookie = self->s.cookie };
+	pthread_t t;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, revoke_thread, &a));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, a.ret);
+	EXPECT_EQ(-1, agent_redeem(&self->target, self->s.cookie, 0, NULL));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+/* ... and through another open of /dev/sockdup. */
+TEST_F(revoke, by_sharer_other_open)
+{
+	int dev2 = sd_open();
+
+	ASSERT_LE(0, dev2);
+	EXPECT_EQ(0, sd_revoke(dev2, self->s.cookie));
+	close(dev2);
+	EXPECT_EQ(-1, sd_revoke(self->dev, self->s.cookie));
+	EXPECT_EQ(ENOENT, errno);
+}
+
+/*
+ * The sharer went away: nobody else can withdraw, the target can still
+ * decline, and that drops the last reference.
+ */
+TEST_F(revoke, decline_after_sharer_exit)
+{
+	struct sockdup_share s;
+	struct agent sharer;
+	int sock, peer;
+
+	ASSERT_EQ(0, agent_spawn(&sharer, 0, 0));
+	ASSERT_EQ(0, make_sock(SK_TCP, &sock, &peer));
+	ASSERT_EQ(0, agent_share(&sharer, sock, self->target.pid, 10000, &s));
+	close(sock);
+	ASSERT_EQ(0, agent_exit(&sharer, 0));
+
+	EXPECT_EQ(-1, agent_revoke(&self->third, s.cookie));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, sd_revoke(self->dev, s.cookie));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, peer_closed(peer, 100));
+	EXPECT_EQ(0, agent_revoke(&self->target, s.cookie));
+	EXPECT_EQ(1, peer_closed(peer, 1000));
+	close(peer);
+}
+
+TEST_F(revoke, unknown_flag_einval)
+{
+	struct sockdup_revoke r = { .flags = 1 };
+
+	memcpy(r.cookie, self->s.cookie, sizeof(r.cookie));
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_REVOKE, &r));
+	EXPECT_EQ(EINVAL, errno);
+	r.flags = 1U << 31;
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_REVOKE, &r));
+	EXPECT_EQ(EINVAL, errno);
+	/* still valid */
+	EXPECT_LE(0, agent_redeem(&self->target, self->s.cookie, 0, NULL));
+}
+
+TEST_F(revoke, reserved_einval)
+{
+	struct sockdup_revoke r = { .reserved = 1 };
+
+	memcpy(r.cookie, self->s.cookie, sizeof(r.cookie));
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_REVOKE, &r));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_LE(0, agent_redeem(&self->target, self->s.cookie, 0, NULL));
+}
+
+TEST_HARNESS_MAIN
