@@ -1,0 +1,1126 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * sockdup_util.h - helpers shared by the sockdup selftests
+ *
+ * Include it after kselftest_harness.h (or on its own: it needs nothing from
+ * the harness).  Conventions, so that the helpers can be used anywhere:
+ *
+ * - No helper calls ASSERT_*() or EXPECT_*(): each returns a value and sets
+ *   errno, and the test asserts.  This makes them usable in forked children.
+ * - Forked children must never use ASSERT_*()/EXPECT_*() themselves: the
+ *   harness would longjmp() into the child's copy of the test wrapper and
+ *   run the fixture teardown in the child.  Children report over the control
+ *   socket of sd_fork() or through their exit status, and end with _exit().
+ * - The ioctl wrappers return exactly what ioctl() returns (-1 and errno on
+ *   failure) so tests can write EXPECT_EQ(-1, ret); EXPECT_EQ(EINVAL, errno);
+ * - Helpers that can fail for a reason worth printing leave a message that
+ *   sd_errmsg() returns: ASSERT_EQ(0, sd_sock_check_io(&s, fd))
+ *   TH_LOG("%s", sd_errmsg());
+ * - Every descriptor the helpers create is O_CLOEXEC.
+ */
+#ifndef SOCKDUP_UTIL_H
+#define SOCKDUP_UTIL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <linux/sockdup.h>
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The ABI is fixed: pin every size (the module pins them with BUILD_BUG_ON). */
+_Static_assert(sizeof(struct sockdup_share) == 40, "sockdup_share size");
+_Static_assert(sizeof(struct sockdup_redeem) == 24, "sockdup_redeem size");
+_Static_assert(sizeof(struct sockdup_revoke) == 24, "sockdup_revoke size");
+_Static_assert(sizeof(struct sockdup_share_info) == 64, "share_info size");
+_Static_assert(sizeof(struct sockdup_query) == 88, "sockdup_query size");
+_Static_assert(sizeof(struct sockdup_stats) == 96, "sockdup_stats size");
+_Static_assert(sizeof(struct sockdup_list) == 32, "sockdup_list size");
+
+/* Directory of the module's parameters. */
+#define SD_PARAM_DIR	"/sys/module/sockdup/parameters"
+
+/* How long helpers wait for something that must happen (ms). */
+#define SD_WAIT_MS	3000
+
+/* ------------------------------------------------------------------ */
+/* Error messages                                                      */
+/* ------------------------------------------------------------------ */
+
+static __thread char sd_errbuf[256];
+
+/**
+ * sd_errmsg() - why the last failing helper of this thread failed
+ *
+ * Return: a message, "" if no helper has failed yet.
+ */
+static inline const char *sd_errmsg(void)
+{
+	return sd_errbuf;
+}
+
+/* Records a message for sd_errmsg(); keeps errno intact. */
+static inline void __attribute__((format(printf, 1, 2)))
+sd_seterr(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sd_errbuf, sizeof(sd_errbuf), fmt, ap);
+	va_end(ap);
+	errno = saved;
+}
+
+/* ------------------------------------------------------------------ */
+/* Time                                                                */
+/* ------------------------------------------------------------------ */
+
+/** sd_now_ms() - CLOCK_MONOTONIC in milliseconds */
+static inline long long sd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/** sd_sleep_ms() - sleep @ms milliseconds, restarting after signals */
+static inline void sd_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* ------------------------------------------------------------------ */
+/* Cookies                                                             */
+/* ------------------------------------------------------------------ */
+
+/* A cookie as a value type (copyable with =). */
+struct sd_cookie {
+	__u8 b[SOCKDUP_COOKIE_SIZE];
+};
+
+/** sd_cookie_hex() - @c as 32 lower-case hex digits in @buf; returns @buf */
+static inline char *sd_cookie_hex(const struct sd_cookie *c,
+				  char buf[2 * SOCKDUP_COOKIE_SIZE + 1])
+{
+	int i;
+
+	for (i = 0; i < SOCKDUP_COOKIE_SIZE; i++)
+		sprintf(buf + 2 * i, "%02x", c->b[i]);
+	return buf;
+}
+
+/** sd_cookie_parse() - parse 32 hex digits into @c; 0 or -1 (EINVAL) */
+static inline int sd_cookie_parse(const char *s, struct sd_cookie *c)
+{
+	int i;
+
+	if (strlen(s) != 2 * SOCKDUP_COOKIE_SIZE)
+		goto bad;
+	for (i = 0; i < SOCKDUP_COOKIE_SIZE; i++) {
+		unsigned int v;
+
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			goto bad;
+		c->b[i] = v;
+	}
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+/** sd_cookie_random() - fill @c with random bytes (never all zero) */
+static inline void sd_cookie_random(struct sd_cookie *c)
+{
+	if (getrandom(c->b, sizeof(c->b), 0) != sizeof(c->b)) {
+		unsigned int i;
+
+		srand(getpid() ^ (unsigned int)sd_now_ms());
+		for (i = 0; i < sizeof(c->b); i++)
+			c->b[i] = rand();
+	}
+	c->b[0] |= 1;
+}
+
+/** sd_cookie_is_zero() - true if all bytes of @c are zero */
+static inline bool sd_cookie_is_zero(const struct sd_cookie *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(c->b); i++)
+		if (c->b[i])
+			return false;
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* ioctl wrappers: each returns what ioctl() returns                   */
+/* ------------------------------------------------------------------ */
+
+/** sd_open() - open /dev/sockdup read-write, close-on-exec */
+static inline int sd_open(void)
+{
+	return open(SOCKDUP_DEVICE, O_RDWR | O_CLOEXEC);
+}
+
+/**
+ * sd_share() - SOCKDUP_IOC_SHARE of @fd for @target with @ttl_ms
+ * @dev: a /dev/sockdup descriptor
+ * @fd: the socket to share
+ * @target: the target process id
+ * @ttl_ms: TTL in ms, 0 for the module's default
+ * @cookie: out (may be NULL): the cookie, written only on success
+ *
+ * Return: 0, or -1 and errno.
+ */
+static inline int sd_share(int dev, int fd, pid_t target, __u32 ttl_ms,
+			   struct sd_cookie *cookie)
+{
+	struct sockdup_share sh = {
+		.fd = fd, .target_pid = target, .ttl_ms = ttl_ms,
+	};
+	int ret = ioctl(dev, SOCKDUP_IOC_SHARE, &sh);
+
+	if (ret == 0 && cookie)
+		memcpy(cookie->b, sh.cookie, sizeof(cookie->b));
+	return ret;
+}
+
+/**
+ * sd_redeem() - SOCKDUP_IOC_REDEEM of @cookie with @flags
+ *
+ * Return: the new descriptor, or -1 and errno.
+ */
+static inline int sd_redeem(int dev, const struct sd_cookie *cookie,
+			    __u32 flags)
+{
+	struct sockdup_redeem rd = { .flags = flags };
+
+	memcpy(rd.cookie, cookie->b, sizeof(rd.cookie));
+	return ioctl(dev, SOCKDUP_IOC_REDEEM, &rd);
+}
+
+/** sd_revoke() - SOCKDUP_IOC_REVOKE of @cookie; 0, or -1 and errno */
+static inline int sd_revoke(int dev, const struct sd_cookie *cookie)
+{
+	struct sockdup_revoke rv = { 0 };
+
+	memcpy(rv.cookie, cookie->b, sizeof(rv.cookie));
+	return ioctl(dev, SOCKDUP_IOC_REVOKE, &rv);
+}
+
+/** sd_query() - SOCKDUP_IOC_QUERY of @cookie into @info (may be NULL) */
+static inline int sd_query(int dev, const struct sd_cookie *cookie,
+			   struct sockdup_share_info *info)
+{
+	struct sockdup_query q = { 0 };
+	int ret;
+
+	memcpy(q.cookie, cookie->b, sizeof(q.cookie));
+	ret = ioctl(dev, SOCKDUP_IOC_QUERY, &q);
+	if (ret == 0 && info)
+		*info = q.info;
+	return ret;
+}
+
+/** sd_stats() - SOCKDUP_IOC_STATS into @st; 0, or -1 and errno */
+static inline int sd_stats(int dev, struct sockdup_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	return ioctl(dev, SOCKDUP_IOC_STATS, st);
+}
+
+/** sd_pending() - STATS.pending, or -1 and errno */
+static inline long long sd_pending(int dev)
+{
+	struct sockdup_stats st;
+
+	if (sd_stats(dev, &st))
+		return -1;
+	return st.pending;
+}
+
+/**
+ * sd_wait_pending() - wait until STATS.pending is @want
+ * @timeout_ms: how long to wait at most
+ *
+ * Return: the last value read (== @want on success), or -1 and errno.
+ */
+static inline long long sd_wait_pending(int dev, long long want,
+					long timeout_ms)
+{
+	long long end = sd_now_ms() + timeout_ms, p;
+
+	for (;;) {
+		p = sd_pending(dev);
+		if (p < 0 || p == want || sd_now_ms() >= end)
+			return p;
+		sd_sleep_ms(20);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Module parameters                                                   */
+/* ------------------------------------------------------------------ */
+
+/** sd_param_get() - read integer parameter @name into @val; 0 or -1 */
+static inline int sd_param_get(const char *name, long long *val)
+{
+	char path[256], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), SD_PARAM_DIR "/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		sd_seterr("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) {
+		sd_seterr("read %s: %s", path, n ? strerror(errno) : "empty");
+		return -1;
+	}
+	buf[n] = 0;
+	*val = strtoll(buf, NULL, 0);
+	return 0;
+}
+
+/** sd_param_set() - write @val to parameter @name; 0 or -1 */
+static inline int sd_param_set(const char *name, long long val)
+{
+	char path[256], buf[64];
+	int fd, len;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), SD_PARAM_DIR "/%s", name);
+	len = snprintf(buf, sizeof(buf), "%lld\n", val);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		sd_seterr("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = write(fd, buf, len);
+	close(fd);
+	if (n != len) {
+		sd_seterr("write %lld to %s: %s", val, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Processes                                                           */
+/* ------------------------------------------------------------------ */
+
+/** sd_gettid() - the caller's thread id */
+static inline pid_t sd_gettid(void)
+{
+	return syscall(SYS_gettid);
+}
+
+/**
+ * sd_fork() - fork a child that dies with its parent
+ * @ctl: out (may be NULL): in the parent, its end of a SOCK_SEQPACKET
+ *	socketpair shared with the child; in the child, the child's end.
+ *
+ * The child gets PR_SET_PDEATHSIG(SIGKILL) (it dies when the forking thread
+ * does) and must end with _exit().  Both ends are O_CLOEXEC.
+ *
+ * Return: as fork(): 0 in the child, the child's pid in the parent, or -1.
+ */
+static inline pid_t sd_fork(int *ctl)
+{
+	pid_t parent = getpid(), pid;
+	int sv[2] = { -1, -1 };
+
+	if (ctl && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		sd_seterr("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		sd_seterr("fork: %s", strerror(errno));
+		if (ctl) {
+			close(sv[0]);
+			close(sv[1]);
+		}
+		return -1;
+	}
+	if (pid == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+			_exit(125);
+		if (ctl) {
+			close(sv[0]);
+			*ctl = sv[1];
+		}
+		return 0;
+	}
+	if (ctl) {
+		close(sv[1]);
+		*ctl = sv[0];
+	}
+	return pid;
+}
+
+/**
+ * sd_wait() - reap child @pid
+ *
+ * Return: its exit status (0-255), 128 + the signal that killed it, or -1.
+ */
+static inline int sd_wait(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			sd_seterr("waitpid %d: %s", pid, strerror(errno));
+			return -1;
+		}
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return -1;
+}
+
+/**
+ * sd_kill_wait() - SIGKILL and reap @pid (for teardowns); ignores errors
+ */
+static inline void sd_kill_wait(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+/**
+ * sd_wait_zombie() - wait until child @pid has exited, without reaping it
+ *
+ * Return: 0 once it is a zombie, or -1 and errno.
+ */
+static inline int sd_wait_zombie(pid_t pid)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	while (waitid(P_PID, pid, &si, WEXITED | WNOWAIT) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Control channel (SOCK_SEQPACKET from sd_fork())                     */
+/* ------------------------------------------------------------------ */
+
+/** sd_send() - send one message of @len bytes; 0, or -1 and errno */
+static inline int sd_send(int ctl, const void *buf, size_t len)
+{
+	ssize_t n = send(ctl, buf, len, MSG_NOSIGNAL);
+
+	if (n != (ssize_t)len) {
+		sd_seterr("ctl send: %s", n < 0 ? strerror(errno) : "short");
+		if (n >= 0)
+			errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+/**
+ * sd_recv() - receive one message of exactly @len bytes
+ * @timeout_ms: how long to wait; -1 forever
+ *
+ * Return: 0, or -1 and errno (ETIMEDOUT, EPIPE when the other end is gone,
+ * EPROTO for a message of another size).
+ */
+static inline int sd_recv(int ctl, void *buf, size_t len, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = ctl, .events = POLLIN };
+	ssize_t n;
+	int ret;
+
+	do
+		ret = poll(&pfd, 1, timeout_ms);
+	while (ret < 0 && errno == EINTR);
+	if (ret == 0) {
+		sd_seterr("ctl recv: timed out after %d ms", timeout_ms);
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	n = recv(ctl, buf, len, MSG_DONTWAIT);
+	if (n == (ssize_t)len)
+		return 0;
+	sd_seterr("ctl recv: %s", n < 0 ? strerror(errno) :
+		  n == 0 ? "peer gone" : "wrong size");
+	if (n >= 0)
+		errno = n ? EPROTO : EPIPE;
+	return -1;
+}
+
+/** sd_send_int() / sd_recv_int(): one int as a message */
+static inline int sd_send_int(int ctl, int v)
+{
+	return sd_send(ctl, &v, sizeof(v));
+}
+
+static inline int sd_recv_int(int ctl, int *v, int timeout_ms)
+{
+	return sd_recv(ctl, v, sizeof(*v), timeout_ms);
+}
+
+/** sd_send_fd() - send descriptor @fd (SCM_RIGHTS) with one byte */
+static inline int sd_send_fd(int ctl, int fd)
+{
+	char c = 'F';
+	struct iovec iov = { &c, 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	memset(&u, 0, sizeof(u));
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(ctl, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/** sd_recv_fd() - receive a descriptor sent by sd_send_fd() (O_CLOEXEC) */
+static inline int sd_recv_fd(int ctl, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = ctl, .events = POLLIN };
+	char c;
+	struct iovec iov = { &c, 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (poll(&pfd, 1, timeout_ms) != 1) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS) {
+		errno = EPROTO;
+		return -1;
+	}
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* ------------------------------------------------------------------ */
+/* Descriptors                                                         */
+/* ------------------------------------------------------------------ */
+
+/** sd_fd_is_open() - true if @fd is an open descriptor of the caller */
+static inline bool sd_fd_is_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1;
+}
+
+/**
+ * sd_count_fds() - number of open descriptors (entries of /proc/self/fd,
+ * not counting the one used to read it), or -1
+ */
+static inline int sd_count_fds(void)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;
+}
+
+/**
+ * sd_kcmp_file() - kcmp(KCMP_FILE): 0 if descriptor @fd1 of @pid1 and @fd2
+ * of @pid2 are the same open file, 1 or 2 (an order) if not, -1 on error
+ */
+static inline int sd_kcmp_file(pid_t pid1, int fd1, pid_t pid2, int fd2)
+{
+	return syscall(SYS_kcmp, pid1, pid2, KCMP_FILE, fd1, fd2);
+}
+
+/** sd_same_inode() - 1 if @a and @b have the same st_dev/st_ino, 0, -1 */
+static inline int sd_same_inode(int a, int b)
+{
+	struct stat sa, sb;
+
+	if (fstat(a, &sa) || fstat(b, &sb))
+		return -1;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/** sd_inode() - st_ino of @fd, or 0 */
+static inline unsigned long long sd_inode(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) ? 0 : st.st_ino;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sockets of every kind with an observer ("peer")                     */
+/* ------------------------------------------------------------------ */
+
+/* The socket kinds the fixtures vary over. */
+enum sd_kind {
+	SD_TCP_LISTEN,		/* listener on 127.0.0.1; no peer */
+	SD_TCP,			/* accepted TCP over 127.0.0.1; peer: client */
+	SD_UDP,			/* UDP on 127.0.0.1, connected to the peer */
+	SD_UNIX_STREAM,		/* socketpair() ends */
+	SD_UNIX_DGRAM,
+	SD_UNIX_SEQPACKET,
+	SD_TCP6,		/* accepted TCP over ::1; peer: client */
+	SD_KIND_MAX
+};
+
+/**
+ * struct sd_sock - a socket to share and what observes it
+ * @kind: which kind
+ * @fd: the socket to share (O_CLOEXEC, blocking)
+ * @peer: the other end (-1 for a listener)
+ * @addr: @fd's local address (for inet kinds), what probes connect/bind to
+ * @addrlen: length of @addr
+ */
+struct sd_sock {
+	enum sd_kind kind;
+	int fd;
+	int peer;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+};
+
+/** sd_kind_name() - short name of @kind */
+static inline const char *sd_kind_name(enum sd_kind kind)
+{
+	static const char *const names[] = {
+		"tcp_listen", "tcp", "udp", "unix_stream", "unix_dgram",
+		"unix_seqpacket", "tcp6",
+	};
+
+	return kind < SD_KIND_MAX ? names[kind] : "?";
+}
+
+/** sd_kind_stream() - true for connected byte/packet streams with EOF */
+static inline bool sd_kind_stream(enum sd_kind kind)
+{
+	return kind == SD_TCP || kind == SD_TCP6 || kind == SD_UNIX_STREAM ||
+	       kind == SD_UNIX_SEQPACKET;
+}
+
+/** sd_sock_init() - mark @s as holding nothing (for teardowns) */
+static inline void sd_sock_init(struct sd_sock *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = -1;
+	s->peer = -1;
+}
+
+/** sd_sock_close() - close what @s holds (either may be -1 already) */
+static inline void sd_sock_close(struct sd_sock *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->peer >= 0)
+		close(s->peer);
+	s->fd = -1;
+	s->peer = -1;
+}
+
+/* Loopback address of @family with port 0 into @ss; returns its length. */
+static inline socklen_t sd_loopback(int family, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_addr = in6addr_loopback;
+		return sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		return sizeof(*a);
+	}
+}
+
+/* A bound inet socket of @type on loopback; fills @ss/@len with its name. */
+static inline int sd_inet_bound(int family, int type,
+				struct sockaddr_storage *ss, socklen_t *len)
+{
+	int one = 1, fd, err;
+
+	fd = socket(family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		sd_seterr("socket(%d, %d): %s", family, type, strerror(errno));
+		return -1;
+	}
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	*len = sd_loopback(family, ss);
+	if (bind(fd, (struct sockaddr *)ss, *len) ||
+	    getsockname(fd, (struct sockaddr *)ss, len)) {
+		err = errno;
+		sd_seterr("bind loopback: %s", strerror(errno));
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/**
+ * sd_sock_connect() - a client connected to listener @s (blocking)
+ *
+ * Return: the client descriptor (O_CLOEXEC), or -1 and errno.
+ */
+static inline int sd_sock_connect(const struct sd_sock *s)
+{
+	int fd, err;
+
+	fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)&s->addr, s->addrlen)) {
+		err = errno;
+		sd_seterr("connect to listener: %s", strerror(errno));
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/* A connected TCP pair over @family: *srv accepted, *cli connected. */
+static inline int sd_tcp_pair(int family, int *srv, int *cli,
+			      struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_storage la;
+	socklen_t ll;
+	int l, c, a, err;
+
+	l = sd_inet_bound(family, SOCK_STREAM, &la, &ll);
+	if (l < 0)
+		return -1;
+	if (listen(l, 4))
+		goto fail_l;
+	c = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c < 0)
+		goto fail_l;
+	if (connect(c, (struct sockaddr *)&la, ll))
+		goto fail_c;
+	a = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (a < 0)
+		goto fail_c;
+	close(l);
+	*len = sizeof(*ss);
+	getsockname(a, (struct sockaddr *)ss, len);
+	*srv = a;
+	*cli = c;
+	return 0;
+fail_c:
+	err = errno;
+	close(c);
+	errno = err;
+fail_l:
+	err = errno;
+	sd_seterr("tcp pair: %s", strerror(errno));
+	close(l);
+	errno = err;
+	return -1;
+}
+
+/**
+ * sd_sock_open() - make a socket of @kind and its observer in @s
+ *
+ * For SD_TCP_LISTEN, @s->fd listens on 127.0.0.1 with a backlog of 128 and
+ * @s->peer is -1.  For SD_TCP/SD_TCP6, @s->fd is the accepted end and
+ * @s->peer the client.  For SD_UDP both are bound to 127.0.0.1 and connected
+ * to each other.  The AF_UNIX kinds are socketpair() ends.
+ *
+ * Return: 0, or -errno (-EAFNOSUPPORT/-EADDRNOTAVAIL: IPv6 unavailable,
+ * see sd_sock_unavailable()).
+ */
+static inline int sd_sock_open(struct sd_sock *s, enum sd_kind kind)
+{
+	int sv[2], type, family, err;
+	struct sockaddr_storage pa;
+	socklen_t pl;
+
+	sd_sock_init(s);
+	s->kind = kind;
+	switch (kind) {
+	case SD_TCP_LISTEN:
+		s->fd = sd_inet_bound(AF_INET, SOCK_STREAM, &s->addr,
+				      &s->addrlen);
+		if (s->fd < 0)
+			return -errno;
+		if (listen(s->fd, 128))
+			goto fail;
+		return 0;
+	case SD_TCP:
+	case SD_TCP6:
+		family = kind == SD_TCP ? AF_INET : AF_INET6;
+		if (sd_tcp_pair(family, &s->fd, &s->peer, &s->addr,
+				&s->addrlen))
+			return -errno;
+		return 0;
+	case SD_UDP:
+		s->fd = sd_inet_bound(AF_INET, SOCK_DGRAM, &s->addr,
+				      &s->addrlen);
+		if (s->fd < 0)
+			return -errno;
+		s->peer = sd_inet_bound(AF_INET, SOCK_DGRAM, &pa, &pl);
+		if (s->peer < 0)
+			goto fail;
+		if (connect(s->fd, (struct sockaddr *)&pa, pl) ||
+		    connect(s->peer, (struct sockaddr *)&s->addr, s->addrlen))
+			goto fail;
+		return 0;
+	case SD_UNIX_STREAM:
+	case SD_UNIX_DGRAM:
+	case SD_UNIX_SEQPACKET:
+		type = kind == SD_UNIX_STREAM ? SOCK_STREAM :
+		       kind == SD_UNIX_DGRAM ? SOCK_DGRAM : SOCK_SEQPACKET;
+		if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv)) {
+			sd_seterr("socketpair: %s", strerror(errno));
+			return -errno;
+		}
+		s->fd = sv[0];
+		s->peer = sv[1];
+		return 0;
+	default:
+		return -EINVAL;
+	}
+fail:
+	err = errno;
+	sd_seterr("%s: %s", sd_kind_name(kind), strerror(errno));
+	sd_sock_close(s);
+	return -err;
+}
+
+/** sd_sock_unavailable() - true if sd_sock_open() said: no IPv6 here */
+static inline bool sd_sock_unavailable(int ret)
+{
+	return ret == -EAFNOSUPPORT || ret == -EADDRNOTAVAIL ||
+	       ret == -EPROTONOSUPPORT;
+}
+
+/* Discard what is queued on @fd without blocking. */
+static inline void sd_drain(int fd)
+{
+	char buf[2048];
+
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+}
+
+/* Wait up to @ms for @events on @fd; returns revents or 0. */
+static inline short sd_poll1(int fd, short events, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int ret;
+
+	do
+		ret = poll(&pfd, 1, ms);
+	while (ret < 0 && errno == EINTR);
+	return ret == 1 ? pfd.revents : 0;
+}
+
+/**
+ * sd_xfer() - send @msg on @from and receive it intact on @to
+ *
+ * Whatever was queued on @to before is discarded first.
+ *
+ * Return: 0, or -1 (sd_errmsg() says why).
+ */
+static inline int sd_xfer(int from, int to, const char *msg)
+{
+	size_t len = strlen(msg), got = 0;
+	char buf[256];
+	ssize_t n;
+
+	sd_drain(to);
+	n = send(from, msg, len, MSG_NOSIGNAL);
+	if (n != (ssize_t)len) {
+		sd_seterr("send \"%s\": %s", msg,
+			  n < 0 ? strerror(errno) : "short");
+		return -1;
+	}
+	while (got < len) {
+		if (!(sd_poll1(to, POLLIN, SD_WAIT_MS) & POLLIN)) {
+			sd_seterr("recv \"%s\": nothing after %d ms", msg,
+				  SD_WAIT_MS);
+			return -1;
+		}
+		n = recv(to, buf + got, sizeof(buf) - got, MSG_DONTWAIT);
+		if (n <= 0) {
+			sd_seterr("recv \"%s\": %s", msg,
+				  n < 0 ? strerror(errno) : "EOF");
+			return -1;
+		}
+		got += n;
+	}
+	if (got != len || memcmp(buf, msg, len)) {
+		sd_seterr("recv \"%s\": got %zu other bytes", msg, got);
+		return -1;
+	}
+	return 0;
+}
+
+/* Accept on listener @l the connection whose client is @c. */
+static inline int sd_accept_client(int l, int c)
+{
+	struct sockaddr_storage want, got;
+	socklen_t wl = sizeof(want), gl;
+	int a;
+
+	if (getsockname(c, (struct sockaddr *)&want, &wl))
+		return -1;
+	for (;;) {
+		if (!(sd_poll1(l, POLLIN, SD_WAIT_MS) & POLLIN)) {
+			sd_seterr("accept: nothing after %d ms", SD_WAIT_MS);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		gl = sizeof(got);
+		a = accept4(l, (struct sockaddr *)&got, &gl, SOCK_CLOEXEC);
+		if (a < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			sd_seterr("accept: %s", strerror(errno));
+			return -1;
+		}
+		if (gl == wl && !memcmp(&got, &want, wl))
+			return a;
+		close(a);	/* a probe of sd_sock_closed() */
+	}
+}
+
+/**
+ * sd_sock_check_io() - prove that @fd works as @s's socket
+ * @fd: a descriptor of @s's socket (@s->fd itself or a redeemed one)
+ *
+ * Connected kinds: a message goes from @fd to @s->peer and another back.
+ * SD_TCP_LISTEN: a new client connects, @fd accepts it (this is the
+ * connection, checked by address) and messages go both ways over it.
+ *
+ * Return: 0, or -1 (sd_errmsg() says why).
+ */
+static inline int sd_sock_check_io(const struct sd_sock *s, int fd)
+{
+	int c, a, ret;
+
+	if (s->kind != SD_TCP_LISTEN)
+		return sd_xfer(fd, s->peer, "to-peer") ||
+		       sd_xfer(s->peer, fd, "from-peer") ? -1 : 0;
+	c = sd_sock_connect(s);
+	if (c < 0)
+		return -1;
+	a = sd_accept_client(fd, c);
+	if (a < 0) {
+		close(c);
+		return -1;
+	}
+	ret = sd_xfer(a, c, "to-client") || sd_xfer(c, a, "from-client");
+	close(c);
+	close(a);
+	return ret ? -1 : 0;
+}
+
+/*
+ * One probe of whether @s's socket is still open, seen from outside.
+ * Return: 1 closed, 0 open, -1 probe failure.
+ */
+static inline int sd_sock_probe(const struct sd_sock *s)
+{
+	int fd, err = 0, ret;
+	socklen_t len = sizeof(err);
+	short rev;
+
+	switch (s->kind) {
+	case SD_TCP:
+	case SD_TCP6:
+	case SD_UNIX_STREAM:
+	case SD_UNIX_SEQPACKET:
+		/* EOF (FIN, or RST if data was unread) or hang-up. */
+		rev = sd_poll1(s->peer, POLLRDHUP, 0);
+		return !!(rev & (POLLRDHUP | POLLHUP | POLLERR));
+	case SD_UNIX_DGRAM:
+		/* Sending to a dead peer fails; to a live one it queues. */
+		if (send(s->peer, "p", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+			return 0;
+		if (errno == EAGAIN || errno == ENOBUFS)
+			return 0;
+		if (errno == ECONNREFUSED || errno == ENOTCONN)
+			return 1;
+		sd_seterr("unix dgram probe: %s", strerror(errno));
+		return -1;
+	case SD_UDP:
+		/* The port stays bound as long as the socket lives. */
+		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -1;
+		ret = bind(fd, (const struct sockaddr *)&s->addr, s->addrlen);
+		err = errno;
+		close(fd);
+		if (!ret)
+			return 1;
+		if (err == EADDRINUSE)
+			return 0;
+		sd_seterr("udp probe bind: %s", strerror(err));
+		return -1;
+	case SD_TCP_LISTEN:
+		/* A closed listener refuses; an open one completes. */
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    0);
+		if (fd < 0)
+			return -1;
+		ret = connect(fd, (const struct sockaddr *)&s->addr,
+			      s->addrlen);
+		if (ret && errno == EINPROGRESS) {
+			if (!sd_poll1(fd, POLLOUT, 500)) {
+				close(fd);	/* backlog full: still open */
+				return 0;
+			}
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		} else if (ret) {
+			err = errno;
+		}
+		close(fd);
+		if (!err)
+			return 0;
+		if (err == ECONNREFUSED)
+			return 1;
+		sd_seterr("listener probe: %s", strerror(err));
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+/**
+ * sd_sock_closed() - does the outside see @s's socket closed?
+ * @wait_ms: how long to keep probing for the close to show
+ *
+ * What "seen closed" means per kind: the peer reads EOF or a reset (TCP,
+ * AF_UNIX stream/seqpacket), the peer's send is refused (AF_UNIX dgram), the
+ * UDP port is free again, the listener refuses connections.  The probes
+ * leave traces: AF_UNIX dgram probes queue a byte on the socket and listener
+ * probes queue connections (sd_xfer() and sd_sock_check_io() skip them).
+ *
+ * Use sd_sock_closed(s, SD_WAIT_MS) == 1 for "it has closed now" and
+ * sd_sock_closed(s, 100) == 0 for "it is still open".
+ *
+ * Return: 1 closed, 0 still open after @wait_ms, -1 probe failure.
+ */
+static inline int sd_sock_closed(const struct sd_sock *s, int wait_ms)
+{
+	long long end = sd_now_ms() + wait_ms;
+	int ret;
+
+	if (sd_kind_stream(s->kind)) {
+		short rev = sd_poll1(s->peer, POLLRDHUP, wait_ms);
+
+		return !!(rev & (POLLRDHUP | POLLHUP | POLLERR));
+	}
+	for (;;) {
+		ret = sd_sock_probe(s);
+		if (ret || sd_now_ms() >= end)
+			return ret;
+		sd_sleep_ms(20);
+	}
+}
+
+#ifdef __KSELFTEST_HARNESS_H
+/*
+ * SD_KIND_VARIANTS() - one FIXTURE_VARIANT_ADD() per socket kind for
+ * @fixture, whose FIXTURE_VARIANT() must have a member "enum sd_kind kind".
+ * Include kselftest_harness.h before this header to get it.
+ */
+#define SD_KIND_VARIANTS(fixture)					\
+	FIXTURE_VARIANT_ADD(fixture, tcp_listen) { .kind = SD_TCP_LISTEN }; \
+	FIXTURE_VARIANT_ADD(fixture, tcp) { .kind = SD_TCP };		\
+	FIXTURE_VARIANT_ADD(fixture, udp) { .kind = SD_UDP };		\
+	FIXTURE_VARIANT_ADD(fixture, unix_stream) { .kind = SD_UNIX_STREAM }; \
+	FIXTURE_VARIANT_ADD(fixture, unix_dgram) { .kind = SD_UNIX_DGRAM }; \
+	FIXTURE_VARIANT_ADD(fixture, unix_seqpacket)			\
+		{ .kind = SD_UNIX_SEQPACKET };				\
+	FIXTURE_VARIANT_ADD(fixture, tcp6) { .kind = SD_TCP6 }
+
+/*
+ * SD_SOCK_OPEN_OR_SKIP() - sd_sock_open() in a FIXTURE_SETUP(): SKIP when
+ * the kind is unavailable (no IPv6), ASSERT success otherwise.
+ */
+#define SD_SOCK_OPEN_OR_SKIP(s, kind) do {				\
+	int __ret = sd_sock_open((s), (kind));				\
+	if (sd_sock_unavailable(__ret))					\
+		SKIP(return, "%s unavailable: %s", sd_kind_name(kind),	\
+		     strerror(-__ret));					\
+	ASSERT_EQ(0, __ret) TH_LOG("%s: %s", sd_kind_name(kind),	\
+				   sd_errmsg());			\
+} while (0)
+#endif /* __KSELFTEST_HARNESS_H */
+
+#endif /* SOCKDUP_UTIL_H */
