@@ -91,10 +91,15 @@ fail(int code, const char *fmt, ...)
 	return code;
 }
 
-static int usage_error(const char *fmt, const char *arg)
+static int __attribute__((format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
 {
+	va_list ap;
+
 	fprintf(stderr, "sockdup: %s: ", cmd);
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\nTry 'sockdup --help'.\n");
 	return EXIT_USAGE;
 }
@@ -305,16 +310,16 @@ static int cmd_exec(int argc, char **argv)
 			return usage_error("unknown option '%s'", a);
 		} else {
 			if (nr_tokens == MAX_FDS)
-				return usage_error("more than 64 tokens%s", "");
+				return usage_error("more than %d tokens", MAX_FDS);
 			tokens[nr_tokens++] = a;
 		}
 	}
 	if (!prog || !prog[0])
-		return usage_error("missing '-- PROGRAM'%s", "");
+		return usage_error("missing '-- PROGRAM'");
 	if (!nr_tokens)
-		return usage_error("no TOKEN given%s", "");
+		return usage_error("no TOKEN given");
 	if (nr_names > nr_tokens)
-		return usage_error("more --name options than tokens%s", "");
+		return usage_error("more --name options than tokens");
 
 	/* check every token before consuming any */
 	for (i = 0; i < nr_tokens; i++) {
@@ -392,7 +397,7 @@ static int cmd_share(int argc, char **argv)
 		}
 	}
 	if (n != 2)
-		return usage_error("expected FD and PID%s", "");
+		return usage_error("expected FD and PID");
 	if (!parse_uint(pos[0], INT_MAX, &fd))
 		return usage_error("bad FD '%s': a descriptor number expected", pos[0]);
 	if (!parse_uint(pos[1], INT_MAX, &pid) || pid == 0)
@@ -414,7 +419,7 @@ static int cmd_share(int argc, char **argv)
 static int one_token(int argc, char **argv, struct sockdup_cookie *cookie)
 {
 	if (argc != 2)
-		return usage_error("expected exactly one TOKEN%s", "");
+		return usage_error("expected exactly one TOKEN");
 	if (argv[1][0] == '-')
 		return usage_error("unknown option '%s'", argv[1]);
 	return decode(argv[1], cookie);
