@@ -1,0 +1,95 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Host unit tests of the sockdup tool's command line: usage errors, malformed
+# tokens, exit codes, --help.  No module needed (device-dependent cases are
+# skipped where /dev/sockdup exists).  Prints TAP.
+#
+# usage: tool_unit.sh path/to/sockdup
+tool=${1:?usage: tool_unit.sh SOCKDUP}
+n=0 failed=0 skipped=0
+good=sd1_AAECAwQFBgcICQoLDA0ODw
+
+# expect CODE DESCRIPTION -- ARGS...: run the tool, compare its exit status
+expect() {
+	want=$1 what=$2
+	shift 3
+	"$tool" "$@" >/tmp/tool_unit.$$ 2>&1 </dev/null
+	got=$?
+	n=$((n + 1))
+	if [ "$got" = "$want" ]; then
+		echo "ok $n - $what (exit $got)"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $what: exit $got, expected $want"
+		sed 's/^/# /' /tmp/tool_unit.$$
+	fi
+}
+
+# expect_msg PATTERN DESCRIPTION: the last run's message matches
+expect_msg() {
+	n=$((n + 1))
+	if grep -q -- "$1" /tmp/tool_unit.$$; then
+		echo "ok $n - $2"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $2: no '$1' in:"
+		sed 's/^/# /' /tmp/tool_unit.$$
+	fi
+}
+
+skip() {
+	n=$((n + 1)) skipped=$((skipped + 1))
+	echo "ok $n # SKIP $1"
+}
+
+echo "TAP version 13"
+expect 0 "--help" -- --help
+expect_msg "Usage: sockdup exec" "--help prints the usage"
+expect 0 "exec --help" -- exec --help
+expect 0 "--version" -- --version
+expect 2 "no command" --
+expect 2 "unknown command" -- frobnicate
+expect_msg "unknown command 'frobnicate'" "unknown command is named"
+expect 2 "exec without -- PROGRAM" -- exec $good
+expect 2 "exec with nothing after --" -- exec $good --
+expect 2 "exec without a token" -- exec -- true
+expect 2 "exec with an unknown option" -- exec --bogus $good -- true
+expect 2 "exec --name with ':'" -- exec --name a:b $good -- true
+expect 2 "exec --name empty" -- exec --name= $good -- true
+expect 2 "exec --name without a value" -- exec --name
+expect 2 "exec more names than tokens" -- exec --name a --name b $good -- true
+expect 3 "exec malformed token" -- exec sd1_short -- true
+expect_msg "malformed token 'sd1_short'" "malformed token is named"
+expect 3 "exec second token malformed" -- exec $good sd2_AAECAwQFBgcICQoLDA0ODw -- true
+expect 3 "exec non-canonical token" -- exec sd1_AAECAwQFBgcICQoLDA0ODx -- true
+expect 2 "exec - with empty stdin" -- exec - -- true
+expect 2 "share without arguments" -- share
+expect 2 "share with one argument" -- share 3
+expect 2 "share FD not a number" -- share x 1
+expect 2 "share negative FD" -- share -1 1
+expect 2 "share PID 0" -- share 0 0
+expect 2 "share PID not a number" -- share 0 12abc
+expect 2 "share bad --ttl" -- share --ttl 5s 0 1
+expect 2 "share --ttl too large" -- share --ttl 4294967296 0 1
+expect 2 "share three arguments" -- share 0 1 2
+expect 2 "query without token" -- query
+expect 2 "query two tokens" -- query $good $good
+expect 3 "query malformed token" -- query sd1_AAECAwQFBgcICQoLDA0OD
+expect 3 "revoke malformed token" -- revoke 'sd1_AAECAwQFBgcICQoLDA0O/w'
+expect 2 "list with an argument" -- list extra
+if [ -e /dev/sockdup ]; then
+	skip "/dev/sockdup exists on this host"
+	skip "/dev/sockdup exists on this host"
+	skip "/dev/sockdup exists on this host"
+	skip "/dev/sockdup exists on this host"
+else
+	expect 4 "list without /dev/sockdup" -- list
+	expect_msg "is the sockdup module loaded" "missing module is explained"
+	expect 4 "exec without /dev/sockdup" -- exec $good -- true
+	expect 4 "query without /dev/sockdup" -- query $good
+fi
+rm -f /tmp/tool_unit.$$
+echo "1..$n"
+echo "# tool_unit: $((n - failed - skipped)) passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
