@@ -254,6 +254,8 @@ static const char *const sd_param_names[] = {
 	"default_ttl_ms", "max_ttl_ms", "max_per_user", "max_total", "sweep_ms",
 };
 #define SD_NPARAMS (sizeof(sd_param_names) / sizeof(sd_param_names[0]))
+/* indexes into sd_param_names and struct sd_params */
+enum { SD_DEFAULT_TTL, SD_MAX_TTL, SD_MAX_PER_USER, SD_MAX_TOTAL, SD_SWEEP };
 
 struct sd_params {
 	long val[SD_NPARAMS];
