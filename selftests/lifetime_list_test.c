@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * LIST: root sees every pending share; an ordinary user sees the shares its
+ * uid made and the shares addressed to a process of its uid, and nothing
+ * else.  Entries carry what QUERY says; capacity 0 only counts; count never
+ * exceeds capacity; a too small entry_size is EINVAL.
+ */
+#define _GNU_SOURCE
+#include "lifetime_util.h"
+
+#include "kselftest_harness.h"
+
+#define TTL_MS		20000
+#define MAX_ENTRIES	256
+/* entries and QUERY are read a little apart in time */
+#define CLOCK_SLOP_MS	1000
+
+enum { ROOT, U1000, V1001, W1001, NR_AGENTS };
+
+/*
+ * The shares the fixture makes: who shares with whom, and which socket.
+ * Visible to uid 1000: made by 1000 or addressed to a 1000 process.
+ */
+static const struct {
+	int sharer;		/* -1: the test (root) itself */
+	int target;
+	enum sk_kind kind;
+	bool seen_by_1000, seen_by_1001;
+} plan[] = {
+	{ -1,    ROOT,  SK_TCP,            false, false },	/* A */
+	{ -1,    U1000, SK_UDP,            true,  false },	/* B */
+	{ U1000, ROOT,  SK_UNIX_STREAM,    true,  false },	/* C */
+	{ V1001, W1001, SK_UNIX_DGRAM,     false, true  },	/* D */
+	{ V1001, U1000, SK_UNIX_SEQPACKET, true,  true  },	/* E */
+	{ U1000, V1001, SK_TCP6,           true,  true  },	/* F */
+};
+#define NR_SHARES (sizeof(plan) / sizeof(plan[0]))
+
+FIXTURE(list) {
+	int dev;
+	struct agent ag[NR_AGENTS];
+	struct sockdup_share s[NR_SHARES];
+	__u64 ino[NR_SHARES];
+	int peer[NR_SHARES];
+	bool live[NR_SHARES];
+	struct sockdup_share_info e[MAX_ENTRIES];
+};
+
+static const uid_t agent_uid[NR_AGENTS] = { 0, 1000, 1001, 1001 };
+
+FIXTURE_SETUP(list)
+{
+	size_t i;
+
+	self->dev = -1;
+	for (i = 0; i < NR_AGENTS; i++) {
+		self->ag[i].ctl = -1;
+		self->ag[i].child = -1;
+	}
+	for (i = 0; i < NR_SHARES; i++)
+		self->peer[i] = -1;
+	self->dev = sd_open();
+	ASSERT_LE(0, self->dev);
+	for (i = 0; i < NR_AGENTS; i++)
+		ASSERT_EQ(0, agent_spawn(&self->ag[i], agent_uid[i], 0));
+	for (i = 0; i < NR_SHARES; i++) {
+		pid_t target = self->ag[plan[i].target].pid;
+		int sock, ret;
+
+		ASSERT_EQ(0, make_sock(plan[i].kind, &sock, &self->peer[i]));
+		self->ino[i] = fd_ino(sock);
+		if (plan[i].sharer < 0)
+			ret = sd_share(self->dev, sock, target, TTL_MS,
+				       &self->s[i]);
+		else
+			ret = agent_share(&self->ag[plan[i].sharer], sock,
+					  target, TTL_MS, &self->s[i]);
+		close(sock);
+		ASSERT_EQ(0, ret);
+		self->live[i] = true;
+	}
+}
+
+/* Who may release share @i: its sharer. */
+static int release(FIXTURE_DATA(list) *self, size_t i)
+{
+	if (plan[i].sharer < 0)
+		return sd_revoke(self->dev, self->s[i].cookie);
+	return agent_revoke(&self->ag[plan[i].sharer], self->s[i].cookie);
+}
+
+FIXTURE_TEARDOWN(list)
+{
+	size_t i;
+
+	for (i = 0; i < NR_SHARES; i++) {
+		if (self->live[i])
+			release(self, i);
+		if (self->peer[i] >= 0)
+			close(self->peer[i]);
+	}
+	for (i = 0; i < NR_AGENTS; i++)
+		agent_kill(&self->ag[i]);
+	if (self->dev >= 0)
+		close(self->dev);
+}
+
+/* The index of the entry with @id among @n entries, or -1. */
+static int find(const struct sockdup_share_info *e, __u32 n, __u64 id)
+{
+	__u32 i;
+
+	for (i = 0; i < n; i++)
+		if (e[i].id == id)
+			return i;
+	return -1;
+}
+
+/* QUERY share @i as its sharer. */
+static int query(FIXTURE_DATA(list) *self, size_t i,
+		 struct sockdup_share_info *info)
+{
+	if (plan[i].sharer < 0)
+		return sd_query(self->dev, self->s[i].cookie, info);
+	return agent_query(&self->ag[plan[i].sharer], self->s[i].cookie, info);
+}
+
+static void check_entry(struct __test_metadata *_metadata,
+			FIXTURE_DATA(list) *self, size_t i,
+			const struct sockdup_share_info *e)
+{
+	struct sockdup_share_info q;
+
+	ASSERT_EQ(0, query(self, i, &q));
+	EXPECT_EQ(self->s[i].id, e->id);
+	EXPECT_EQ(q.id, e->id);
+	EXPECT_EQ(self->ino[i], e->sock_ino);
+	EXPECT_EQ(q.sock_ino, e->sock_ino);
+	EXPECT_EQ(q.family, e->family);
+	EXPECT_EQ(q.type, e->type);
+	EXPECT_EQ(q.protocol, e->protocol);
+	EXPECT_EQ(q.sharer_pid, e->sharer_pid);
+	EXPECT_EQ(q.target_pid, e->target_pid);
+	EXPECT_EQ(q.sharer_uid, e->sharer_uid);
+	EXPECT_EQ(q.nr_fds, e->nr_fds);
+	EXPECT_EQ(1, e->nr_fds);
+	EXPECT_EQ(0, e->reserved);
+	EXPECT_LE(e->age_ms, q.age_ms);
+	EXPECT_GE(e->age_ms + CLOCK_SLOP_MS, q.age_ms);
+	EXPECT_GE(e->ttl_left_ms, q.ttl_left_ms);
+	EXPECT_LE(e->ttl_left_ms, q.ttl_left_ms + CLOCK_SLOP_MS);
+	/* and what the test knows independently */
+	EXPECT_EQ(self->ag[plan[i].target].pid, e->target_pid);
+	EXPECT_EQ(plan[i].sharer < 0 ? getpid() : self->ag[plan[i].sharer].pid,
+		  e->sharer_pid);
+	EXPECT_EQ(plan[i].sharer < 0 ? 0 : agent_uid[plan[i].sharer],
+		  e->sharer_uid);
+}
+
+TEST_F(list, root_sees_every_share)
+{
+	__u32 count = 0;
+	__u64 total = 0;
+	size_t i;
+	int at;
+
+	ASSERT_EQ(0, sd_list(self->dev, self->e, MAX_ENTRIES, &count, &total));
+	EXPECT_EQ(total, count);
+	EXPECT_LE(NR_SHARES, count);
+	for (i = 0; i < NR_SHARES; i++) {
+		at = find(self->e, count, self->s[i].id);
+		EXPECT_LE(0, at) {
+			TH_LOG("share %zu (id %llu) missing", i,
+			       (unsigned long long)self->s[i].id);
+		}
+		if (at < 0)
+			continue;
+		check_entry(_metadata, self, i, &self->e[at]);
+	}
+}
+
+/* What agent @who (an ordinary user) sees. */
+static void check_user_view(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(list) *self, int who, bool by_1000)
+{
+	static struct agent_rep rep;
+	uid_t uid = agent_uid[who];
+	size_t i;
+	__u32 k;
+
+	ASSERT_EQ(0, agent_list(&self->ag[who], AGENT_LIST_MAX, &rep));
+	EXPECT_EQ(rep.total, rep.count);
+	ASSERT_GE(AGENT_LIST_MAX, rep.count);
+	for (i = 0; i < NR_SHARES; i++) {
+		bool want = by_1000 ? plan[i].seen_by_1000 : plan[i].seen_by_1001;
+		int at = find(rep.entries, rep.count, self->s[i].id);
+
+		EXPECT_EQ(want, at >= 0) {
+			TH_LOG("uid %u: share %zu %s", uid, i,
+			       want ? "missing" : "visible");
+		}
+		if (at >= 0)
+			check_entry(_metadata, self, i, &rep.entries[at]);
+	}
+	/* whatever else is listed is the user's own business too */
+	for (k = 0; k < rep.count; k++) {
+		bool own = rep.entries[k].sharer_uid == uid;
+		bool to_own = false;
+		int a;
+
+		for (a = 0; a < NR_AGENTS; a++)
+			if (agent_uid[a] == uid &&
+			    rep.entries[k].target_pid == self->ag[a].pid)
+				to_own = true;
+		EXPECT_TRUE(own || to_own) {
+			TH_LOG("uid %u sees share id %llu (sharer uid %u)", uid,
+			       (unsigned long long)rep.entries[k].id,
+			       rep.entries[k].sharer_uid);
+		}
+	}
+}
+
+TEST_F(list, user_sees_own_and_addressed)
+{
+	check_user_view(_metadata, self, U1000, true);
+}
+
+TEST_F(list, other_user_sees_own_and_addressed)
+{
+	check_user_view(_metadata, self, V1001, false);
+}
+
+TEST_F(list, capacity_zero_counts)
+{
+	static struct agent_rep rep;
+	__u32 count = 77, full_count;
+	__u64 total = 0, full_total;
+	size_t i, seen = 0;
+
+	ASSERT_EQ(0, sd_list(self->dev, self->e, MAX_ENTRIES, &full_count,
+			     &full_total));
+	ASSERT_EQ(0, sd_list(self->dev, NULL, 0, &count, &total));
+	EXPECT_EQ(0, count);
+	EXPECT_EQ(full_total, total);
+	EXPECT_LE(NR_SHARES, total);
+
+	for (i = 0; i < NR_SHARES; i++)
+		seen += plan[i].seen_by_1000;
+	ASSERT_EQ(0, agent_list(&self->ag[U1000], 0, &rep));
+	EXPECT_EQ(0, rep.count);
+	EXPECT_LE(seen, rep.total);
+	EXPECT_GT(total, rep.total);
+}
+
+TEST_F(list, count_within_capacity)
+{
+	__u32 count = 0;
+	__u64 total = 0;
+	size_t k;
+	const unsigned char *p;
+
+	memset(self->e, 0xa5, sizeof(self->e));
+	ASSERT_EQ(0, sd_list(self->dev, self->e, 2, &count, &total));
+	EXPECT_EQ(2, count);
+	EXPECT_LE(NR_SHARES, total);
+	EXPECT_NE(0, self->e[0].id);
+	EXPECT_NE(0, self->e[1].id);
+	/* nothing written past the capacity */
+	p = (const unsigned char *)&self->e[2];
+	for (k = 0; k < sizeof(self->e[2]); k++)
+		ASSERT_EQ(0xa5, p[k]);
+}
+
+TEST_F(list, entry_size_too_small_einval)
+{
+	struct sockdup_list l = {
+		.entry_size = sizeof(struct sockdup_share_info) - 8,
+		.entries = (uintptr_t)self->e,
+		.capacity = MAX_ENTRIES,
+	};
+
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_LIST, &l));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, l.count);
+	l.entry_size = 0;
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_LIST, &l));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(list, unknown_flag_einval)
+{
+	struct sockdup_list l = {
+		.flags = 1,
+		.entry_size = sizeof(struct sockdup_share_info),
+		.entries = (uintptr_t)self->e,
+		.capacity = MAX_ENTRIES,
+	};
+
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_LIST, &l));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(list, output_not_zero_einval)
+{
+	struct sockdup_list l = {
+		.entry_size = sizeof(struct sockdup_share_info),
+		.entries = (uintptr_t)self->e,
+		.capacity = MAX_ENTRIES,
+		.count = 1,
+	};
+
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_LIST, &l));
+	EXPECT_EQ(EINVAL, errno);
+	l.count = 0;
+	l.total = 1;
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_LIST, &l));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(list, bad_pointer_efault)
+{
+	struct sockdup_list l = {
+		.entry_size = sizeof(struct sockdup_share_info),
+		.entries = 8,
+		.capacity = MAX_ENTRIES,
+	};
+
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_LIST, &l));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+/* Released shares leave the listing at once. */
+TEST_F(list, released_shares_leave)
+{
+	__u32 count0 = 0, count = 0;
+	__u64 total0 = 0, total = 0;
+	int fd;
+
+	ASSERT_EQ(0, sd_list(self->dev, self->e, MAX_ENTRIES, &count0, &total0));
+	ASSERT_EQ(0, release(self, 0));
+	self->live[0] = false;
+	fd = agent_redeem(&self->ag[U1000], self->s[1].cookie, 0, NULL);
+	ASSERT_LE(0, fd);
+	self->live[1] = false;
+
+	ASSERT_EQ(0, sd_list(self->dev, self->e, MAX_ENTRIES, &count, &total));
+	EXPECT_EQ(total0 - 2, total);
+	EXPECT_EQ(-1, find(self->e, count, self->s[0].id));
+	EXPECT_EQ(-1, find(self->e, count, self->s[1].id));
+	EXPECT_LE(0, find(self->e, count, self->s[2].id));
+}
+
+TEST_HARNESS_MAIN
