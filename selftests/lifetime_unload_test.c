@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Unload with shares pending: rmmod releases every pin, so the peer of each
+ * shared socket (whose sharer closed its descriptor and exited) sees EOF.
+ * The module is loaded again afterwards with the parameters it had, so the
+ * test runs in any order with the rest of the suite and the runner's final
+ * rmmod still has a module to remove.  Needs the module file (the VM runner
+ * puts it at /sockdup/sockdup.ko; SOCKDUP_KO overrides); skipped without it.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <sys/syscall.h>
+
+#include "lifetime_util.h"
+
+#include "kselftest_harness.h"
+
+#define KO_DEFAULT	"/sockdup/sockdup.ko"
+#define LONG_TTL_MS	30000
+#define EOF_BOUND_MS	1000
+
+static const char *ko_path(void)
+{
+	const char *p = getenv("SOCKDUP_KO");
+
+	return p && *p ? p : KO_DEFAULT;
+}
+
+/* "name=value ..." of every parameter the module has now. */
+static int module_params(char *buf, size_t size)
+{
+	struct dirent *d;
+	size_t len = 0;
+	DIR *dir;
+
+	buf[0] = 0;
+	dir = opendir(SD_PARAM_DIR);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir))) {
+		char path[300], val[64] = "";
+		ssize_t n;
+		int fd;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), SD_PARAM_DIR "%s", d->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, val, sizeof(val) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		val[n] = 0;
+		val[strcspn(val, "\n")] = 0;
+		if (strchr(val, ' ') || !val[0])
+			continue;
+		len += snprintf(buf + len, size - len, "%s%s=%s",
+				len ? " " : "", d->d_name, val);
+		if (len >= size) {
+			closedir(dir);
+			return -1;
+		}
+	}
+	closedir(dir);
+	return 0;
+}
+
+static bool module_loaded(void)
+{
+	return access("/sys/module/sockdup", F_OK) == 0;
+}
+
+/* The module's line of /proc/modules, for the log. */
+static void log_module(struct __test_metadata *_metadata)
+{
+	char line[256];
+	FILE *f = fopen("/proc/modules", "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "sockdup ", 8))
+			TH_LOG("/proc/modules: %s", line);
+	fclose(f);
+}
+
+static int rmmod(void)
+{
+	return syscall(SYS_delete_module, "sockdup", O_NONBLOCK);
+}
+
+static int insmod(const char *path, const char *params)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret, err;
+
+	if (fd < 0)
+		return -1;
+	ret = syscall(SYS_finit_module, fd, params, 0);
+	err = errno;
+	close(fd);
+	errno = err;
+	return ret;
+}
+
+enum { NR_PEERS = 6 };
+
+FIXTURE(unload) {
+	struct agent sharer, target, doomed, late;
+	int peer[NR_PEERS];
+	struct sockdup_share s[NR_PEERS];
+	char params[1024];
+	bool unloaded;
+};
+
+FIXTURE_SETUP(unload)
+{
+	struct agent *a[] = {
+		&self->sharer, &self->target, &self->doomed, &self->late,
+	};
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		a[i]->ctl = -1;
+		a[i]->child = -1;
+	}
+	for (i = 0; i < NR_PEERS; i++)
+		self->peer[i] = -1;
+	self->unloaded = false;
+	if (access(ko_path(), R_OK))
+		SKIP(return, "no module file at %s to load again", ko_path());
+	ASSERT_TRUE(module_loaded());
+	ASSERT_EQ(0, module_params(self->params, sizeof(self->params)));
+}
+
+FIXTURE_TEARDOWN(unload)
+{
+	size_t i;
+
+	/* never leave the suite without the module */
+	if (self->unloaded && !module_loaded())
+		EXPECT_EQ(0, insmod(ko_path(), self->params));
+	agent_kill(&self->sharer);
+	agent_kill(&self->target);
+	agent_kill(&self->doomed);
+	agent_kill(&self->late);
+	for (i = 0; i < NR_PEERS; i++)
+		if (self->peer[i] >= 0)
+			close(self->peer[i]);
+}
+
+/* A listener whose peer is a client queued on it but never accepted. */
+static int listener_pair(int *sock, int *peer)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int lfd = sk_bound(AF_INET, SOCK_STREAM), cfd;
+
+	if (lfd < 0 || getsockname(lfd, (struct sockaddr *)&ss, &len))
+		return -1;
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (cfd < 0 || connect(cfd, (struct sockaddr *)&ss, len))
+		return -1;
+	*sock = lfd;
+	*peer = cfd;
+	return 0;
+}
+
+TEST_F(unload, pending_shares_released)
+{
+	static const enum sk_kind kinds[] = {
+		SK_UNIX_STREAM, SK_TCP, SK_TCP6, SK_UNIX_SEQPACKET,
+	};
+	struct sockdup_stats st;
+	__u64 pending0;
+	int64_t t0, eof, worst = 0;
+	int i, sock, ret, tries;
+
+	ASSERT_EQ(0, sd_stats_once(&st));
+	pending0 = st.pending;
+	ASSERT_EQ(0, agent_spawn(&self->sharer, 0, 0));
+	/* targets never open /dev/sockdup: they only have to exist */
+	ASSERT_EQ(0, agent_spawn(&self->target, 0, 0));
+	ASSERT_EQ(0, agent_spawn(&self->doomed, 0, 0));
+
+	for (i = 0; i < NR_PEERS; i++) {
+		pid_t target = self->target.pid;
+		__u32 ttl = LONG_TTL_MS;
+
+		if (i < 4)
+			ret = make_sock(kinds[i], &sock, &self->peer[i]);
+		else
+			ret = listener_pair(&sock, &self->peer[i]);
+		ASSERT_EQ(0, ret);
+		/* one share waits for its reap, one is past its TTL */
+		if (i == 1)
+			target = self->doomed.pid;
+		if (i == 2)
+			ttl = 50;
+		ret = agent_share(&self->sharer, sock, target, ttl, &self->s[i]);
+		close(sock);
+		ASSERT_EQ(0, ret);
+	}
+	ASSERT_EQ(0, agent_exit(&self->sharer, 0));
+	ASSERT_EQ(0, agent_exit(&self->doomed, 0));
+	sleep_ms(60);
+	ASSERT_EQ(0, sd_stats_once(&st));
+	TH_LOG("%llu shares pending before rmmod",
+	       (unsigned long long)st.pending);
+	EXPECT_LE(pending0 + NR_PEERS - 2, st.pending);
+	for (i = 0; i < NR_PEERS; i++)
+		if (i != 1 && i != 2)
+			ASSERT_EQ(0, peer_closed(self->peer[i], 0));
+
+	/* no /dev/sockdup is open anywhere now: the module can go */
+	for (tries = 0; (ret = rmmod()) && tries < 100; tries++) {
+		if (errno != EWOULDBLOCK && errno != EBUSY && errno != EAGAIN)
+			break;
+		sleep_ms(20);
+	}
+	if (ret)
+		log_module(_metadata);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("rmmod sockdup: %s", strerror(errno));
+	}
+	self->unloaded = true;
+	t0 = now_ms();
+	EXPECT_FALSE(module_loaded());
+
+	for (i = 0; i < NR_PEERS; i++) {
+		EXPECT_EQ(1, peer_closed(self->peer[i], EOF_BOUND_MS)) {
+			TH_LOG("socket %d still open after rmmod", i);
+		}
+		eof = now_ms() - t0;
+		if (eof > worst)
+			worst = eof;
+	}
+	TH_LOG("every peer saw EOF within %lld ms of rmmod", (long long)worst);
+
+	ASSERT_EQ(0, insmod(ko_path(), self->params)) {
+		TH_LOG("insmod %s %s: %s", ko_path(), self->params,
+		       strerror(errno));
+	}
+	self->unloaded = false;
+	TH_LOG("loaded again with: %s", self->params);
+}
+
+/* After the reload: a fresh table, old cookies mean nothing, shares work. */
+TEST_F(unload, reload_starts_clean)
+{
+	struct sockdup_share s;
+	struct sockdup_stats st;
+	int sock, peer, dev = -1, i, fd;
+
+	ASSERT_EQ(0, agent_spawn(&self->target, 0, 0));
+	ASSERT_EQ(0, agent_spawn(&self->sharer, 0, 0));
+	ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &sock, &peer));
+	ASSERT_EQ(0, agent_share(&self->sharer, sock, self->target.pid,
+				 LONG_TTL_MS, &self->s[0]));
+	ASSERT_EQ(0, agent_exit(&self->sharer, 0));
+
+	for (i = 0; i < 100 && rmmod(); i++)
+		sleep_ms(20);
+	ASSERT_FALSE(module_loaded());
+	self->unloaded = true;
+	ASSERT_EQ(0, insmod(ko_path(), self->params));
+	self->unloaded = false;
+
+	for (i = 0; i < 50 && (dev = sd_open()) < 0; i++)
+		sleep_ms(20);
+	ASSERT_LE(0, dev);
+	ASSERT_EQ(0, sd_stats(dev, &st));
+	EXPECT_EQ(0, st.pending);
+	EXPECT_EQ(0, st.shared);
+	EXPECT_EQ(-1, agent_redeem(&self->target, self->s[0].cookie, 0, NULL));
+	EXPECT_EQ(ENOENT, errno);
+
+	ASSERT_EQ(0, sd_share(dev, sock, self->target.pid, LONG_TTL_MS, &s));
+	fd = agent_redeem(&self->target, s.cookie, 0, NULL);
+	EXPECT_LE(0, fd);
+	EXPECT_EQ(0, agent_closedev(&self->target));
+	close(dev);
+	close(sock);
+	close(peer);
+}
+
+TEST_HARNESS_MAIN
