@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sockdup.h"
+#include "include/sockdup.h"
 #include "internal.h"
 
 static int cached_fd = -1;

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "sockdup.h"
+#include "include/sockdup.h"
 #include "internal.h"
 
 int sockdup_share(int fd, pid_t pid, unsigned int ttl_ms,

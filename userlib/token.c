@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "sockdup.h"
+#include "include/sockdup.h"
 
 #define PREFIX_LEN	(sizeof(SOCKDUP_TOKEN_PREFIX) - 1)
 #define BODY_LEN	(SOCKDUP_TOKEN_LEN - PREFIX_LEN)
