@@ -2,24 +2,95 @@
 /*
  * sockdup: hand an open socket to one named process through a cookie.
  *
- * This file holds the module entry points and the misc device with its
- * ioctl dispatch.
+ * This file holds the module parameters, the misc device /dev/sockdup and
+ * its ioctl dispatch, and module load and unload.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/fs.h>
+#include <linux/ioctl.h>
+#include <linux/limits.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 
 #include <linux/sockdup.h>
+
+#include "sockdup_core.h"
+
+/*
+ * Module parameters.  Root may change them at runtime through
+ * /sys/module/sockdup/parameters/; each is read once per use with
+ * READ_ONCE(), and new values apply to the next SHARE (caps, TTLs) or the
+ * next sweep (sweep_ms).  Out-of-range writes are refused with EINVAL.
+ */
+unsigned int sockdup_default_ttl_ms = 60000;
+unsigned int sockdup_max_ttl_ms = 3600000;
+unsigned int sockdup_max_per_user = 4096;
+unsigned int sockdup_max_total = 65536;
+unsigned int sockdup_sweep_ms = 1000;
+
+#define SOCKDUP_UINT_PARAM(name, min, max)				\
+static int sockdup_set_##name(const char *val,				\
+			      const struct kernel_param *kp)		\
+{									\
+	return param_set_uint_minmax(val, kp, min, max);		\
+}									\
+static const struct kernel_param_ops sockdup_##name##_ops = {		\
+	.set = sockdup_set_##name,					\
+	.get = param_get_uint,						\
+};									\
+module_param_cb(name, &sockdup_##name##_ops, &sockdup_##name, 0644)
+
+SOCKDUP_UINT_PARAM(default_ttl_ms, 1, UINT_MAX);
+MODULE_PARM_DESC(default_ttl_ms,
+		 "TTL in ms of a share made with ttl_ms 0, capped by max_ttl_ms (default 60000)");
+SOCKDUP_UINT_PARAM(max_ttl_ms, 1, UINT_MAX);
+MODULE_PARM_DESC(max_ttl_ms,
+		 "Largest TTL in ms a SHARE may ask for; larger is EINVAL (default 3600000)");
+SOCKDUP_UINT_PARAM(max_per_user, 0, INT_MAX);
+MODULE_PARM_DESC(max_per_user,
+		 "Pending shares per effective uid of the sharer; more is EDQUOT (default 4096)");
+SOCKDUP_UINT_PARAM(max_total, 0, INT_MAX);
+MODULE_PARM_DESC(max_total,
+		 "Pending shares in total; more is ENOSPC (default 65536)");
+SOCKDUP_UINT_PARAM(sweep_ms, 10, 60000);
+MODULE_PARM_DESC(sweep_ms,
+		 "Sweep period in ms; a share whose target exited is released within 2 * sweep_ms (default 1000, range 10-60000)");
+
+/* The command without its size field: the size is the caller's version. */
+#define SOCKDUP_IOC_BASE(cmd)	((cmd) & ~IOCSIZE_MASK)
 
 static long sockdup_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
-	return -ENOTTY;
+	void __user *uarg = (void __user *)arg;
+	unsigned int usize = _IOC_SIZE(cmd);
+
+	switch (SOCKDUP_IOC_BASE(cmd)) {
+	case SOCKDUP_IOC_BASE(SOCKDUP_IOC_SHARE):
+		return sockdup_ioctl_share(uarg, usize);
+	case SOCKDUP_IOC_BASE(SOCKDUP_IOC_REDEEM):
+		return sockdup_ioctl_redeem(uarg, usize);
+	case SOCKDUP_IOC_BASE(SOCKDUP_IOC_REVOKE):
+		return sockdup_ioctl_revoke(uarg, usize);
+	case SOCKDUP_IOC_BASE(SOCKDUP_IOC_QUERY):
+		return sockdup_ioctl_query(uarg, usize);
+	case SOCKDUP_IOC_BASE(SOCKDUP_IOC_STATS):
+		return sockdup_ioctl_stats(uarg, usize);
+	case SOCKDUP_IOC_BASE(SOCKDUP_IOC_LIST):
+		return sockdup_ioctl_list(uarg, usize);
+	default:
+		return -ENOTTY;
+	}
 }
 
+/*
+ * Opening the device needs no state: every share lives in the cookie
+ * table, independent of the descriptor it was made through.  An open
+ * descriptor holds the module (.owner), so unload never races an ioctl.
+ */
 static const struct file_operations sockdup_fops = {
 	.owner		= THIS_MODULE,
 	.unlocked_ioctl	= sockdup_ioctl,
@@ -27,6 +98,7 @@ static const struct file_operations sockdup_fops = {
 	.llseek		= noop_llseek,
 };
 
+/* Mode 0666: any user may share its own sockets and redeem its cookies. */
 static struct miscdevice sockdup_misc = {
 	.minor		= MISC_DYNAMIC_MINOR,
 	.name		= "sockdup",
@@ -36,16 +108,32 @@ static struct miscdevice sockdup_misc = {
 
 static int __init sockdup_init(void)
 {
-	return misc_register(&sockdup_misc);
+	int err;
+
+	err = sockdup_table_init();
+	if (err)
+		return err;
+
+	err = misc_register(&sockdup_misc);
+	if (err)
+		goto out_destroy_table;
+	return 0;
+
+out_destroy_table:
+	sockdup_table_destroy();
+	return err;
 }
 
 static void __exit sockdup_exit(void)
 {
 	misc_deregister(&sockdup_misc);
+	sockdup_sweep_stop();
+	sockdup_table_destroy();
+	sockdup_quota_exit();
 }
 
 module_init(sockdup_init);
 module_exit(sockdup_exit);
 
-MODULE_DESCRIPTION("Hand an open socket to one named process through a cookie");
+MODULE_DESCRIPTION("Hand an open socket to one named process through a single-use cookie");
 MODULE_LICENSE("GPL");

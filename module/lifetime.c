@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sockdup lifetime: the sweeper that releases expired shares and shares
+ * whose target process has exited.
+ *
+ * Expiry is exact without the sweeper: every lookup (REDEEM, REVOKE,
+ * QUERY) treats a share past its TTL as gone and releases it.  The sweeper
+ * drops the pins of shares nobody looks up: one delayed work walks the
+ * cookie table and runs again at the earliest expiry it saw, but at most
+ * sweep_ms later, for as long as shares are pending; a SHARE that expires
+ * before the next run pulls the run earlier.
+ *
+ * Reaping bound: a share whose target has exited is released by the first
+ * sweep that visits it after the exit.  Sweeps start at most sweep_ms
+ * apart, so the pin is dropped within 2 * sweep_ms of the exit (one period
+ * for a sweep that had already passed the share, one for the walk and
+ * scheduling latency); 2 seconds with the default sweep_ms.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/jiffies.h>
+#include <linux/pid.h>
+#include <linux/rhashtable.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/spinlock.h>
+#include <linux/timekeeping.h>
+#include <linux/workqueue.h>
+
+#include "sockdup_core.h"
+
+static void sockdup_sweep(struct work_struct *work);
+static DECLARE_DELAYED_WORK(sockdup_sweep_work, sockdup_sweep);
+
+/*
+ * Protects sockdup_sweep_armed and sockdup_sweep_at, and orders the
+ * mod_delayed_work() calls that change the sweeper's timer, so a later
+ * sweep never overrides an earlier one that is still needed.
+ */
+static DEFINE_SPINLOCK(sockdup_sweep_lock);
+/* The sweeper's timer is set for sockdup_sweep_at (jiffies). */
+static bool sockdup_sweep_armed;
+static unsigned long sockdup_sweep_at;
+
+/**
+ * sockdup_pid_alive() - whether a thread-group pid still names a live
+ *	process
+ * @pid: a thread-group &struct pid.
+ *
+ * A process is gone once no task is attached as its thread-group leader,
+ * or sockdup_group_exited() says so.  A process that has only exec'd is
+ * alive: the thread-group pid moves to the exec'ing thread.
+ *
+ * Context: Any context; takes the RCU read lock.
+ * Return: true while the process has not exited.
+ */
+bool sockdup_pid_alive(struct pid *pid)
+{
+	struct task_struct *task;
+	bool alive = false;
+
+	rcu_read_lock();
+	task = pid_task(pid, PIDTYPE_TGID);
+	if (task)
+		alive = !sockdup_group_exited(task);
+	rcu_read_unlock();
+	return alive;
+}
+
+/* Arm the sweeper for @delay jiffies from now unless it runs earlier. */
+static void sockdup_sweep_arm(unsigned long delay)
+{
+	unsigned long at = jiffies + delay;
+
+	spin_lock(&sockdup_sweep_lock);
+	if (!sockdup_sweep_armed || time_before(at, sockdup_sweep_at)) {
+		sockdup_sweep_armed = true;
+		sockdup_sweep_at = at;
+		mod_delayed_work(system_wq, &sockdup_sweep_work, delay);
+	}
+	spin_unlock(&sockdup_sweep_lock);
+}
+
+/* Jiffies from @now until @when (ktime ns), rounded up, at least 1. */
+static unsigned long sockdup_ns_to_delay(u64 when, u64 now)
+{
+	if (when <= now)
+		return 1;
+	return max(nsecs_to_jiffies(when - now) + 1, 1UL);
+}
+
+static unsigned long sockdup_sweep_period(void)
+{
+	return max(msecs_to_jiffies(READ_ONCE(sockdup_sweep_ms)), 1UL);
+}
+
+/**
+ * sockdup_sweep_kick() - make sure the sweeper runs by a share's expiry
+ * @expires_ns: expiry time of a share just inserted (ktime_get_ns()).
+ *
+ * Context: Process context.  Lock-free when the sweeper already runs early
+ * enough (the common case), otherwise takes sockdup_sweep_lock.
+ */
+void sockdup_sweep_kick(u64 expires_ns)
+{
+	unsigned long delay = min(sockdup_ns_to_delay(expires_ns,
+						      ktime_get_ns()),
+				  sockdup_sweep_period());
+
+	if (READ_ONCE(sockdup_sweep_armed) &&
+	    time_before_eq(READ_ONCE(sockdup_sweep_at), jiffies + delay))
+		return;
+	sockdup_sweep_arm(delay);
+}
+
+/* Release @e if it expired or its target exited; return its expiry else. */
+static u64 sockdup_sweep_one(struct sockdup_entry *e, u64 now)
+{
+	u64 next = U64_MAX;
+
+	/*
+	 * A CLAIMED share belongs to the REDEEM holding it; it is looked at
+	 * again by the next sweep if that REDEEM fails.
+	 */
+	if (atomic_read(&e->state) != SOCKDUP_PENDING)
+		return next;
+	/*
+	 * sockdup_entry_release() makes this sweep the releaser only if its
+	 * PENDING -> DEAD cmpxchg wins; if a REDEEM, REVOKE or lookup got
+	 * there first, nothing happens here.
+	 */
+	if (sockdup_entry_expired(e, now))
+		sockdup_entry_release(e, SOCKDUP_PENDING, SOCKDUP_EXPIRED);
+	else if (!sockdup_pid_alive(e->target))
+		sockdup_entry_release(e, SOCKDUP_PENDING, SOCKDUP_REAPED);
+	else
+		next = e->expires_ns;
+	return next;
+}
+
+static void sockdup_sweep(struct work_struct *work)
+{
+	u64 start = ktime_get_ns();
+	u64 next = start + (u64)READ_ONCE(sockdup_sweep_ms) * NSEC_PER_MSEC;
+	struct rhashtable_iter iter;
+	struct sockdup_entry *e;
+	unsigned int seen = 0;
+
+	/* Shares inserted from now on must arm the sweeper again. */
+	spin_lock(&sockdup_sweep_lock);
+	sockdup_sweep_armed = false;
+	spin_unlock(&sockdup_sweep_lock);
+
+	rhashtable_walk_enter(&sockdup_table, &iter);
+	rhashtable_walk_start(&iter);
+	while ((e = rhashtable_walk_next(&iter))) {
+		if (IS_ERR(e)) {
+			/* -EAGAIN: a resize; the walk goes on in the new table. */
+			continue;
+		}
+		/* Pin the entry: its pids and socket are used below. */
+		if (!refcount_inc_not_zero(&e->ref))
+			continue;
+		next = min(next, sockdup_sweep_one(e, start));
+		sockdup_entry_put(e);
+
+		if (!(++seen % 1024) && need_resched()) {
+			rhashtable_walk_stop(&iter);
+			cond_resched();
+			rhashtable_walk_start(&iter);
+		}
+	}
+	rhashtable_walk_stop(&iter);
+	rhashtable_walk_exit(&iter);
+
+	sockdup_quota_gc();
+
+	/* Run again while shares are pending; SHAREs re-arm it otherwise. */
+	if (atomic_read(&sockdup_pending))
+		sockdup_sweep_arm(sockdup_ns_to_delay(next, ktime_get_ns()));
+}
+
+/**
+ * sockdup_sweep_stop() - stop the sweeper for good
+ *
+ * Context: Process context, module exit, once no ioctl can run; sleeps.
+ */
+void sockdup_sweep_stop(void)
+{
+	cancel_delayed_work_sync(&sockdup_sweep_work);
+}

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sockdup quotas: pending shares per user (EDQUOT) and in total (ENOSPC).
+ *
+ * A pending share occupies one slot of its sharer's effective uid and one
+ * global slot from SHARE until its release, which gives both back at once.
+ * Caps are module parameters and are read at each SHARE, so lowering one
+ * refuses new shares without touching pending ones.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/atomic.h>
+#include <linux/hashtable.h>
+#include <linux/rcupdate.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+
+#include "sockdup_core.h"
+
+/* Value of &sockdup_user.pending once the record is being freed. */
+#define SOCKDUP_USER_RETIRED	(-1)
+
+/**
+ * struct sockdup_user - pending shares of one effective uid
+ * @node: link in sockdup_users; added and removed under sockdup_users_lock,
+ *	followed under RCU.
+ * @uid: the effective uid (kuid, so the same user in every namespace).
+ * @pending: number of shares charged to @uid, or %SOCKDUP_USER_RETIRED.
+ * @rcu: frees the record after an RCU grace period.
+ *
+ * Lifetime: created by the first SHARE of @uid and kept while @uid has
+ * shares pending.  A record whose @pending is zero is retired by
+ * sockdup_quota_gc() (the sweeper, and unload): it moves @pending from 0
+ * to %SOCKDUP_USER_RETIRED with a cmpxchg, unlinks the record and frees it
+ * after a grace period.  A charge never succeeds on a retired record, and
+ * a charged share keeps @pending above zero, so the record a pending share
+ * points to cannot be freed under it.  Keeping idle records until the next
+ * sweep spares a user that shares one socket at a time an allocation per
+ * share.
+ */
+struct sockdup_user {
+	struct hlist_node node;
+	kuid_t uid;
+	atomic_t pending;
+	struct rcu_head rcu;
+};
+
+/* Protects insertion into and removal from sockdup_users. */
+static DEFINE_SPINLOCK(sockdup_users_lock);
+static DEFINE_HASHTABLE(sockdup_users, 6);
+
+atomic_t sockdup_pending = ATOMIC_INIT(0);
+
+/* Caller holds rcu_read_lock() or sockdup_users_lock. */
+static struct sockdup_user *sockdup_user_find(kuid_t uid)
+{
+	struct sockdup_user *u;
+
+	hash_for_each_possible_rcu(sockdup_users, u, node, __kuid_val(uid),
+				   lockdep_is_held(&sockdup_users_lock))
+		if (uid_eq(u->uid, uid))
+			return u;
+	return NULL;
+}
+
+/* Make sure a record for @uid is in the table. */
+static int sockdup_user_add(kuid_t uid)
+{
+	struct sockdup_user *u;
+
+	u = kzalloc(sizeof(*u), GFP_KERNEL);
+	if (!u)
+		return -ENOMEM;
+	u->uid = uid;
+
+	spin_lock(&sockdup_users_lock);
+	if (sockdup_user_find(uid)) {
+		spin_unlock(&sockdup_users_lock);
+		kfree(u);
+		return 0;
+	}
+	hash_add_rcu(sockdup_users, &u->node, __kuid_val(uid));
+	spin_unlock(&sockdup_users_lock);
+	return 0;
+}
+
+enum sockdup_charge {
+	SOCKDUP_CHARGED,
+	SOCKDUP_AT_CAP,
+	SOCKDUP_RETIRED,
+};
+
+/* Take one slot of @counter unless it is at @max or retired. */
+static enum sockdup_charge sockdup_charge(atomic_t *counter, unsigned int max)
+{
+	int old = atomic_read(counter);
+
+	do {
+		if (old < 0)
+			return SOCKDUP_RETIRED;
+		if ((unsigned int)old >= max)
+			return SOCKDUP_AT_CAP;
+	} while (!atomic_try_cmpxchg(counter, &old, old + 1));
+	return SOCKDUP_CHARGED;
+}
+
+/**
+ * sockdup_quota_charge() - take a per-user and a global slot for a share
+ * @uid: the sharer's effective uid.
+ * @userp: set to the record charged, for sockdup_quota_uncharge().
+ *
+ * The atomic_try_cmpxchg() loops make the cap checks exact under any
+ * concurrency: the counters never exceed the caps in force when charged.
+ *
+ * Context: Process context; may sleep (allocates the first record of a
+ * user), takes sockdup_users_lock only then.
+ * Return: 0; -EDQUOT at the per-user cap; -ENOSPC at the global cap;
+ * -ENOMEM.
+ */
+int sockdup_quota_charge(kuid_t uid, struct sockdup_user **userp)
+{
+	unsigned int max_user = READ_ONCE(sockdup_max_per_user);
+	unsigned int max_total = READ_ONCE(sockdup_max_total);
+	enum sockdup_charge res;
+	struct sockdup_user *u;
+	int err;
+
+	for (;;) {
+		rcu_read_lock();
+		u = sockdup_user_find(uid);
+		if (!u) {
+			rcu_read_unlock();
+			err = sockdup_user_add(uid);
+			if (err)
+				return err;
+			continue;
+		}
+		res = sockdup_charge(&u->pending, max_user);
+		rcu_read_unlock();
+		if (res != SOCKDUP_RETIRED)
+			break;
+		/* Lost against sockdup_quota_gc(): look again. */
+	}
+
+	if (res == SOCKDUP_AT_CAP) {
+		this_cpu_inc(sockdup_counters->refused_user);
+		return -EDQUOT;
+	}
+	if (sockdup_charge(&sockdup_pending, max_total) != SOCKDUP_CHARGED) {
+		atomic_dec(&u->pending);
+		this_cpu_inc(sockdup_counters->refused_global);
+		return -ENOSPC;
+	}
+	*userp = u;
+	return 0;
+}
+
+/**
+ * sockdup_quota_uncharge() - give back the slots of one share
+ * @user: the record sockdup_quota_charge() returned.
+ *
+ * After this the caller must not touch @user again.
+ *
+ * Context: Any context.  Lock-free.
+ */
+void sockdup_quota_uncharge(struct sockdup_user *user)
+{
+	atomic_dec(&user->pending);
+	atomic_dec(&sockdup_pending);
+}
+
+/**
+ * sockdup_quota_user_pending() - pending shares charged to a user
+ * @uid: the effective uid.
+ *
+ * Context: Any context; takes the RCU read lock.
+ * Return: the number of pending shares of @uid.
+ */
+unsigned int sockdup_quota_user_pending(kuid_t uid)
+{
+	struct sockdup_user *u;
+	int n = 0;
+
+	rcu_read_lock();
+	u = sockdup_user_find(uid);
+	if (u)
+		n = atomic_read(&u->pending);
+	rcu_read_unlock();
+	return n > 0 ? n : 0;
+}
+
+/**
+ * sockdup_quota_gc() - free the records of users with nothing pending
+ *
+ * Context: Process context; takes sockdup_users_lock.
+ */
+void sockdup_quota_gc(void)
+{
+	struct sockdup_user *u;
+	struct hlist_node *tmp;
+	int bkt;
+
+	spin_lock(&sockdup_users_lock);
+	hash_for_each_safe(sockdup_users, bkt, tmp, u, node) {
+		/* The cmpxchg decides against a concurrent charge. */
+		if (atomic_cmpxchg(&u->pending, 0, SOCKDUP_USER_RETIRED) != 0)
+			continue;
+		hash_del_rcu(&u->node);
+		kfree_rcu(u, rcu);
+	}
+	spin_unlock(&sockdup_users_lock);
+}
+
+/**
+ * sockdup_quota_exit() - free every user record at unload
+ *
+ * Context: Process context, module exit, after every share was released.
+ */
+void sockdup_quota_exit(void)
+{
+	sockdup_quota_gc();
+	WARN_ON(!hash_empty(sockdup_users));
+	WARN_ON(atomic_read(&sockdup_pending));
+}

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sockdup SHARE: pin a socket's open file for one target process and hand
+ * back a cookie.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cred.h>
+#include <linux/err.h>
+#include <linux/file.h>
+#include <linux/net.h>
+#include <linux/pid.h>
+#include <linux/random.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/string.h>
+#include <linux/timekeeping.h>
+#include <linux/uaccess.h>
+
+#include "sockdup_core.h"
+
+/*
+ * Resolve @nr in the caller's active pid namespace to the thread-group pid
+ * of a live process and note the process's effective uid.  A thread id
+ * that is not a thread-group leader has no PIDTYPE_TGID task: ESRCH.
+ */
+static struct pid *sockdup_get_target(pid_t nr, kuid_t *euid)
+{
+	struct task_struct *leader;
+	struct pid *pid;
+
+	if (nr <= 0)
+		return ERR_PTR(-ESRCH);
+	pid = find_get_pid(nr);
+	if (!pid)
+		return ERR_PTR(-ESRCH);
+
+	rcu_read_lock();
+	leader = pid_task(pid, PIDTYPE_TGID);
+	if (!leader || sockdup_group_exited(leader)) {
+		rcu_read_unlock();
+		put_pid(pid);
+		return ERR_PTR(-ESRCH);
+	}
+	*euid = task_euid(leader);
+	rcu_read_unlock();
+	return pid;
+}
+
+/* The TTL a SHARE asked for, in ms, or 0 if it is above the maximum. */
+static u32 sockdup_share_ttl(u32 ttl_ms)
+{
+	u32 max_ttl = READ_ONCE(sockdup_max_ttl_ms);
+
+	if (!ttl_ms)
+		return min(READ_ONCE(sockdup_default_ttl_ms), max_ttl);
+	return ttl_ms <= max_ttl ? ttl_ms : 0;
+}
+
+/**
+ * sockdup_ioctl_share() - %SOCKDUP_IOC_SHARE
+ * @uarg: user pointer to &struct sockdup_share.
+ * @usize: its size, from the ioctl command.
+ *
+ * The id and the cookie are written to the caller before the share is
+ * published, so a caller whose structure cannot be written gets EFAULT and
+ * no share exists.  The cookie is drawn again if it is ever already in
+ * the table.
+ *
+ * Context: Process context; sleeps.  Takes one bucket lock of the cookie
+ * table, and sockdup_users_lock for the first share of a user.
+ * Return: 0, or a negative errno from the SHARE errno table.
+ */
+long sockdup_ioctl_share(void __user *uarg, unsigned int usize)
+{
+	struct sockdup_share __user *ushare = uarg;
+	struct sockdup_share karg;
+	struct sockdup_user *user;
+	struct sockdup_entry *e;
+	struct pid *target;
+	struct file *file;
+	kuid_t target_uid;
+	u64 now, expires;
+	u32 ttl_ms;
+	int err;
+
+	err = sockdup_copy_arg(&karg, sizeof(karg), uarg, usize);
+	if (err)
+		return err;
+	if ((karg.flags & ~SOCKDUP_SHARE_FLAGS) || karg.id ||
+	    memchr_inv(karg.cookie, 0, sizeof(karg.cookie)))
+		return -EINVAL;
+	ttl_ms = sockdup_share_ttl(karg.ttl_ms);
+	if (!ttl_ms)
+		return -EINVAL;
+
+	file = fget(karg.fd);
+	if (!file)
+		return -EBADF;
+	if (!sock_from_file(file)) {
+		err = -ENOTSOCK;
+		goto out_put_file;
+	}
+
+	target = sockdup_get_target(karg.target_pid, &target_uid);
+	if (IS_ERR(target)) {
+		err = PTR_ERR(target);
+		goto out_put_file;
+	}
+
+	err = sockdup_quota_charge(current_euid(), &user);
+	if (err)
+		goto out_put_target;
+
+	e = sockdup_entry_alloc();
+	if (!e) {
+		err = -ENOMEM;
+		goto out_uncharge;
+	}
+	now = ktime_get_ns();
+	expires = now + (u64)ttl_ms * NSEC_PER_MSEC;
+	e->file = file;
+	e->target = target;
+	e->sharer = get_pid(task_tgid(current));
+	e->user = user;
+	e->created_ns = now;
+	e->expires_ns = expires;
+	e->sharer_uid = current_euid();
+	e->target_uid = target_uid;
+
+	if (put_user(e->id, &ushare->id)) {
+		err = -EFAULT;
+		goto out_free_entry;
+	}
+	do {
+		get_random_bytes(e->cookie, sizeof(e->cookie));
+		if (copy_to_user(ushare->cookie, e->cookie,
+				 sizeof(e->cookie))) {
+			err = -EFAULT;
+			goto out_free_entry;
+		}
+		err = sockdup_entry_insert(e);
+	} while (err == -EEXIST);
+	if (err) {
+		/* The cookie was zero on input; it names nothing now. */
+		if (clear_user(ushare->cookie, sizeof(ushare->cookie)))
+			err = -EFAULT;
+		goto out_free_entry;
+	}
+
+	/*
+	 * Published: the table owns the entry and its pins, and it may be
+	 * released and freed at any moment, so @e is not touched again.
+	 */
+	sockdup_sweep_kick(expires);
+	return 0;
+
+out_free_entry:
+	put_pid(e->sharer);
+	sockdup_entry_free_unpublished(e);
+out_uncharge:
+	sockdup_quota_uncharge(user);
+out_put_target:
+	put_pid(target);
+out_put_file:
+	fput(file);
+	return err;
+}

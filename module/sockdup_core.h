@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * sockdup internal interfaces: the pending-share object, the cookie table,
+ * quotas, counters and the sweeper, shared by the files of the module.
+ */
+
+#ifndef _SOCKDUP_CORE_H
+#define _SOCKDUP_CORE_H
+
+#include <linux/atomic.h>
+#include <linux/percpu.h>
+#include <linux/refcount.h>
+#include <linux/rhashtable-types.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/types.h>
+#include <linux/uaccess.h>
+#include <linux/uidgid.h>
+
+#include <linux/sockdup.h>
+
+struct file;
+struct pid;
+struct sockdup_user;
+
+/*
+ * States of a pending share (&sockdup_entry.state).  Every transition is
+ * an atomic_cmpxchg() on the state, so exactly one task can make each one:
+ *
+ *   PENDING -> CLAIMED   REDEEM, before calling receive_fd(); at most one
+ *                        REDEEM holds the claim.
+ *   CLAIMED -> PENDING   the claiming REDEEM, when receive_fd() failed.
+ *   CLAIMED -> DEAD      the claiming REDEEM, after receive_fd() succeeded.
+ *   PENDING -> DEAD      expiry, REVOKE, reaping of an exited target, unload.
+ *
+ * DEAD is final.  Whoever makes a transition to DEAD is the share's one
+ * releaser (sockdup_entry_release()): it alone unlinks the share from the
+ * table, gives its quota slot back, counts the reason, and drops the
+ * table's reference.
+ */
+enum sockdup_state {
+	SOCKDUP_PENDING,
+	SOCKDUP_CLAIMED,
+	SOCKDUP_DEAD,
+};
+
+/* Why a share was released; selects the counter sockdup_entry_release() bumps. */
+enum sockdup_reason {
+	SOCKDUP_REDEEMED,
+	SOCKDUP_EXPIRED,
+	SOCKDUP_REVOKED,
+	SOCKDUP_REAPED,
+	SOCKDUP_UNLOADED,
+};
+
+/**
+ * struct sockdup_entry - one pending share
+ * @node: link in the cookie table (sockdup_table), protected by the
+ *	table's per-bucket locks; RCU readers follow it without a lock.
+ * @cookie: the 128-bit cookie, the table key.  Written once before the
+ *	entry is inserted, then read-only.
+ * @file: the pinned socket file; the reference is taken at SHARE time
+ *	and dropped when the last reference to the entry goes.
+ * @target: thread-group &struct pid of the only process allowed to redeem.
+ * @sharer: thread-group &struct pid of the process that shared.
+ * @user: per-user quota record charged for this share.  Only the releaser
+ *	touches it (to uncharge); it must not be dereferenced otherwise,
+ *	because it may be freed once uncharged.
+ * @created_ns: ktime_get_ns() at SHARE time.
+ * @expires_ns: ktime_get_ns() value at which the share expires.
+ * @id: non-secret number naming the share in listings.
+ * @state: an &enum sockdup_state, changed only by atomic_cmpxchg().
+ * @ref: references to the entry.  The table holds one from insertion until
+ *	the releaser drops it; every lookup takes a temporary one with
+ *	refcount_inc_not_zero() under RCU.
+ * @sharer_uid: effective uid of the sharer at SHARE time.
+ * @target_uid: effective uid of the target at SHARE time.
+ * @rcu: frees the memory a grace period after the last reference went,
+ *	because RCU lookups may still be reading @node and @cookie.
+ *
+ * Lifetime: allocated by SHARE from sockdup_entry_cache, with one reference
+ * owned by the table.  The releaser unlinks it and drops that reference;
+ * whoever drops the last reference (sockdup_entry_put()) fputs @file, puts
+ * both pids and frees the memory after an RCU grace period.  All fields
+ * but @state and @ref are constant while the entry is in the table.
+ */
+struct sockdup_entry {
+	struct rhash_head node;
+	u8 cookie[SOCKDUP_COOKIE_SIZE];
+	struct file *file;
+	struct pid *target;
+	struct pid *sharer;
+	struct sockdup_user *user;
+	u64 created_ns;
+	u64 expires_ns;
+	u64 id;
+	atomic_t state;
+	refcount_t ref;
+	kuid_t sharer_uid;
+	kuid_t target_uid;
+	struct rcu_head rcu;
+};
+
+/* Module parameters (main.c); read with READ_ONCE(), root may change them. */
+extern unsigned int sockdup_default_ttl_ms;
+extern unsigned int sockdup_max_ttl_ms;
+extern unsigned int sockdup_max_per_user;
+extern unsigned int sockdup_max_total;
+extern unsigned int sockdup_sweep_ms;
+
+/**
+ * struct sockdup_counters - per-cpu event counters reported by STATS
+ * @shared: shares inserted into the table.
+ * @released: shares released, indexed by &enum sockdup_reason.
+ * @refused_user: SHAREs refused with EDQUOT.
+ * @refused_global: SHAREs refused with ENOSPC.
+ *
+ * Each CPU only increments its own copy (this_cpu_inc()); STATS sums them.
+ */
+struct sockdup_counters {
+	u64 shared;
+	u64 released[SOCKDUP_UNLOADED + 1];
+	u64 refused_user;
+	u64 refused_global;
+};
+
+extern struct sockdup_counters __percpu *sockdup_counters;
+
+/* Pending shares, all users; charged before insertion (quota.c). */
+extern atomic_t sockdup_pending;
+
+/* table.c */
+int sockdup_table_init(void);
+void sockdup_table_destroy(void);
+struct sockdup_entry *sockdup_entry_alloc(void);
+void sockdup_entry_free_unpublished(struct sockdup_entry *e);
+int sockdup_entry_insert(struct sockdup_entry *e);
+struct sockdup_entry *sockdup_entry_lookup(const u8 *cookie);
+void sockdup_entry_put(struct sockdup_entry *e);
+bool sockdup_entry_release(struct sockdup_entry *e, enum sockdup_state from,
+			   enum sockdup_reason why);
+bool sockdup_entry_expired(const struct sockdup_entry *e, u64 now);
+int sockdup_entry_wait_claim(struct sockdup_entry *e);
+void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
+			     struct sockdup_share_info *info);
+extern struct rhashtable sockdup_table;
+
+/* quota.c */
+int sockdup_quota_charge(kuid_t uid, struct sockdup_user **userp);
+void sockdup_quota_uncharge(struct sockdup_user *user);
+unsigned int sockdup_quota_user_pending(kuid_t uid);
+void sockdup_quota_gc(void);
+void sockdup_quota_exit(void);
+
+/**
+ * sockdup_group_exited() - whether a thread-group leader's process is gone
+ * @leader: the task attached to a thread-group pid.
+ *
+ * The process has exited once its leader is a zombie with no other thread
+ * left, the test pidfd_poll() uses.
+ *
+ * Context: RCU read lock held (or a reference to @leader).
+ * Return: true if the whole thread group has exited.
+ */
+static inline bool sockdup_group_exited(struct task_struct *leader)
+{
+	return READ_ONCE(leader->exit_state) && thread_group_empty(leader);
+}
+
+/* lifetime.c */
+bool sockdup_pid_alive(struct pid *pid);
+void sockdup_sweep_kick(u64 expires_ns);
+void sockdup_sweep_stop(void);
+
+/**
+ * sockdup_copy_arg() - read an ioctl argument of any known version
+ * @karg: the kernel's structure.
+ * @ksize: sizeof(*@karg).
+ * @uarg: the user's structure.
+ * @usize: its size, from the ioctl command.
+ *
+ * Every structure is still at its first version, so anything smaller than
+ * the kernel's is refused.  Larger is accepted when the bytes the kernel
+ * does not know are zero.
+ *
+ * Context: Process context; may fault.
+ * Return: 0; -EINVAL if @usize is too small; -E2BIG for non-zero unknown
+ * bytes; -EFAULT.
+ */
+static inline int sockdup_copy_arg(void *karg, size_t ksize,
+				   const void __user *uarg, unsigned int usize)
+{
+	if (usize < ksize)
+		return -EINVAL;
+	return copy_struct_from_user(karg, ksize, uarg, usize);
+}
+
+/* ioctl handlers, each in its own file */
+long sockdup_ioctl_share(void __user *uarg, unsigned int usize);
+long sockdup_ioctl_redeem(void __user *uarg, unsigned int usize);
+long sockdup_ioctl_revoke(void __user *uarg, unsigned int usize);
+long sockdup_ioctl_query(void __user *uarg, unsigned int usize);
+long sockdup_ioctl_stats(void __user *uarg, unsigned int usize);
+long sockdup_ioctl_list(void __user *uarg, unsigned int usize);
+
+#endif /* _SOCKDUP_CORE_H */

@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sockdup cookie table: pending shares keyed by their 128-bit cookie, the
+ * lifetime of a share object and its one release.
+ *
+ * The table is an rhashtable: lookups run under RCU only, inserts and
+ * removals take the lock of one bucket, so unrelated SHAREs and REDEEMs
+ * never contend on a common lock, and it resizes itself to stay O(1).
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/build_bug.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/net.h>
+#include <linux/pid.h>
+#include <linux/rhashtable.h>
+#include <linux/slab.h>
+#include <linux/wait_bit.h>
+#include <net/sock.h>
+
+#include "sockdup_core.h"
+
+/* Shares in the table; see struct sockdup_entry for the locking. */
+struct rhashtable sockdup_table;
+
+/* Allocator of struct sockdup_entry; charged to the sharer's memcg. */
+static struct kmem_cache *sockdup_entry_cache;
+
+/* Source of &sockdup_entry.id; ids start at 1 and are never reused. */
+static atomic64_t sockdup_next_id = ATOMIC64_INIT(0);
+
+struct sockdup_counters __percpu *sockdup_counters;
+
+static const struct rhashtable_params sockdup_table_params = {
+	.key_len		= SOCKDUP_COOKIE_SIZE,
+	.key_offset		= offsetof(struct sockdup_entry, cookie),
+	.head_offset		= offsetof(struct sockdup_entry, node),
+	.automatic_shrinking	= true,
+};
+
+/**
+ * sockdup_table_init() - create the cookie table, the entry cache and the
+ *	counters
+ *
+ * Context: Process context, module init.
+ * Return: 0 or -ENOMEM.
+ */
+int sockdup_table_init(void)
+{
+	int err;
+
+	/* The memory budget of a pending share (besides the socket). */
+	BUILD_BUG_ON(IS_ENABLED(CONFIG_X86_64) &&
+		     sizeof(struct sockdup_entry) > 128);
+
+	sockdup_counters = alloc_percpu(struct sockdup_counters);
+	if (!sockdup_counters)
+		return -ENOMEM;
+
+	sockdup_entry_cache = KMEM_CACHE(sockdup_entry, SLAB_ACCOUNT);
+	if (!sockdup_entry_cache) {
+		err = -ENOMEM;
+		goto out_free_counters;
+	}
+
+	err = rhashtable_init(&sockdup_table, &sockdup_table_params);
+	if (err)
+		goto out_destroy_cache;
+	return 0;
+
+out_destroy_cache:
+	kmem_cache_destroy(sockdup_entry_cache);
+out_free_counters:
+	free_percpu(sockdup_counters);
+	return err;
+}
+
+/*
+ * Called by rhashtable_free_and_destroy() for every share still pending at
+ * unload.  No ioctl can run (an open /dev/sockdup holds the module) and
+ * the sweeper is stopped, so no share can be CLAIMED: each one is PENDING
+ * and this is its releaser.  The table is being torn down, so the entry is
+ * not unlinked from it one by one.
+ */
+static void sockdup_entry_unload(void *ptr, void *arg)
+{
+	struct sockdup_entry *e = ptr;
+
+	if (WARN_ON_ONCE(atomic_cmpxchg(&e->state, SOCKDUP_PENDING,
+					SOCKDUP_DEAD) != SOCKDUP_PENDING))
+		return;
+	sockdup_quota_uncharge(e->user);
+	sockdup_entry_put(e);
+}
+
+/**
+ * sockdup_table_destroy() - release every pending share and free the table
+ *
+ * Drops every pin, so the peers of the pinned sockets see EOF once no
+ * other descriptor holds them.
+ *
+ * Context: Process context, module exit, after the device is gone and the
+ * sweeper is stopped.  Sleeps.
+ */
+void sockdup_table_destroy(void)
+{
+	rhashtable_free_and_destroy(&sockdup_table, sockdup_entry_unload, NULL);
+	/* Wait for sockdup_entry_free_rcu() of every entry. */
+	rcu_barrier();
+	kmem_cache_destroy(sockdup_entry_cache);
+	free_percpu(sockdup_counters);
+}
+
+/**
+ * sockdup_entry_alloc() - allocate a share with a fresh id
+ *
+ * The entry starts PENDING with one reference (the table's); the caller
+ * fills it in and either inserts it or frees it with
+ * sockdup_entry_free_unpublished().
+ *
+ * Context: Process context; may sleep.
+ * Return: the entry or NULL.
+ */
+struct sockdup_entry *sockdup_entry_alloc(void)
+{
+	struct sockdup_entry *e;
+
+	e = kmem_cache_zalloc(sockdup_entry_cache, GFP_KERNEL);
+	if (!e)
+		return NULL;
+	atomic_set(&e->state, SOCKDUP_PENDING);
+	refcount_set(&e->ref, 1);
+	e->id = atomic64_inc_return(&sockdup_next_id);
+	return e;
+}
+
+/**
+ * sockdup_entry_free_unpublished() - free a share that never entered the
+ *	table
+ * @e: the entry; the caller has dropped what it pinned.
+ *
+ * Context: Any context.
+ */
+void sockdup_entry_free_unpublished(struct sockdup_entry *e)
+{
+	kmem_cache_free(sockdup_entry_cache, e);
+}
+
+/**
+ * sockdup_entry_insert() - publish a share under its cookie
+ * @e: a filled-in entry whose cookie has just been drawn.
+ *
+ * Once this returns 0 the share is visible to every lookup and the table
+ * owns the caller's reference.
+ *
+ * Context: Any context; takes one bucket lock of the table.
+ * Return: 0; -EEXIST if the cookie is taken (draw another one); -ENOMEM.
+ */
+int sockdup_entry_insert(struct sockdup_entry *e)
+{
+	int err;
+
+	err = rhashtable_lookup_insert_fast(&sockdup_table, &e->node,
+					    sockdup_table_params);
+	if (err == -EEXIST)
+		return err;
+	if (err)
+		return -ENOMEM;
+	this_cpu_inc(sockdup_counters->shared);
+	return 0;
+}
+
+/**
+ * sockdup_entry_lookup() - find a share by cookie and take a reference
+ * @cookie: %SOCKDUP_COOKIE_SIZE bytes.
+ *
+ * The share may be in any state by the time the caller looks at it.
+ *
+ * Context: Any context; takes the RCU read lock, no other lock.
+ * Return: the entry with a temporary reference the caller drops with
+ * sockdup_entry_put(), or NULL if there is no such share.
+ */
+struct sockdup_entry *sockdup_entry_lookup(const u8 *cookie)
+{
+	struct sockdup_entry *e;
+
+	rcu_read_lock();
+	e = rhashtable_lookup(&sockdup_table, cookie, sockdup_table_params);
+	/* A zero count means the entry is on its way out: not found. */
+	if (e && !refcount_inc_not_zero(&e->ref))
+		e = NULL;
+	rcu_read_unlock();
+	return e;
+}
+
+static void sockdup_entry_free_rcu(struct rcu_head *head)
+{
+	kmem_cache_free(sockdup_entry_cache,
+			container_of(head, struct sockdup_entry, rcu));
+}
+
+/**
+ * sockdup_entry_put() - drop a reference to a share
+ * @e: the entry.
+ *
+ * The last reference drops the pin on the socket file and both pids, and
+ * frees the memory after an RCU grace period.  It can only go after the
+ * share was released (the table's reference is the last one otherwise).
+ *
+ * Context: Any context but hard IRQ, also under rcu_read_lock(): fput()
+ * defers the real close to task work or a workqueue.
+ */
+void sockdup_entry_put(struct sockdup_entry *e)
+{
+	if (!refcount_dec_and_test(&e->ref))
+		return;
+	fput(e->file);
+	put_pid(e->target);
+	put_pid(e->sharer);
+	call_rcu(&e->rcu, sockdup_entry_free_rcu);
+}
+
+/**
+ * sockdup_entry_release() - release a share, if this caller wins
+ * @e: the entry; the caller holds a reference or is in an RCU read-side
+ *	section that found it in the table.
+ * @from: the state the caller expects (%SOCKDUP_PENDING, or
+ *	%SOCKDUP_CLAIMED for the REDEEM that holds the claim).
+ * @why: what to count the release as.
+ *
+ * The atomic_cmpxchg() from @from to %SOCKDUP_DEAD is the single point that
+ * decides the releaser: DEAD is final and the cmpxchg succeeds for exactly
+ * one caller, so the unlink, the uncharge, the counter and the put of the
+ * table's reference below happen exactly once per share.
+ *
+ * Context: Any context but hard IRQ; takes one bucket lock of the table.
+ * Return: true if this call released the share, false if it was no longer
+ * in state @from.
+ */
+bool sockdup_entry_release(struct sockdup_entry *e, enum sockdup_state from,
+			   enum sockdup_reason why)
+{
+	if (atomic_cmpxchg(&e->state, from, SOCKDUP_DEAD) != from)
+		return false;
+
+	/* Only the winner unlinks, so this cannot fail. */
+	WARN_ON_ONCE(rhashtable_remove_fast(&sockdup_table, &e->node,
+					    sockdup_table_params));
+	sockdup_quota_uncharge(e->user);
+	this_cpu_inc(sockdup_counters->released[why]);
+	/* Waiters for a claim (only if @from was CLAIMED) recheck the state. */
+	if (from == SOCKDUP_CLAIMED)
+		wake_up_var(&e->state);
+	sockdup_entry_put(e);
+	return true;
+}
+
+/**
+ * sockdup_entry_expired() - whether a share's TTL has run out
+ * @e: the entry.
+ * @now: ktime_get_ns() of the caller.
+ *
+ * Context: Any context.
+ * Return: true once @now has reached the expiry time.
+ */
+bool sockdup_entry_expired(const struct sockdup_entry *e, u64 now)
+{
+	return now >= e->expires_ns;
+}
+
+/**
+ * sockdup_entry_wait_claim() - wait until a REDEEM in progress resolves
+ * @e: the entry, referenced by the caller.
+ *
+ * The claimant either installs the descriptor (the share becomes DEAD) or
+ * fails and puts the share back to PENDING; both wake the waiters (the
+ * successful cmpxchg before wake_up_var() is a full barrier, as
+ * wake_up_var() requires).  The claimant never sleeps for long: it only
+ * runs receive_fd().
+ *
+ * Context: Process context; sleeps.  No locks held.
+ * Return: 0 once the share is no longer CLAIMED, -EINTR on a fatal signal.
+ */
+int sockdup_entry_wait_claim(struct sockdup_entry *e)
+{
+	return wait_var_event_killable(&e->state,
+				       atomic_read(&e->state) != SOCKDUP_CLAIMED);
+}
+
+static s32 sockdup_pid_vnr_alive(struct pid *pid)
+{
+	return sockdup_pid_alive(pid) ? pid_vnr(pid) : 0;
+}
+
+/**
+ * sockdup_entry_fill_info() - describe a share for QUERY and LIST
+ * @e: the entry, referenced by the caller (so the socket is pinned).
+ * @now: ktime_get_ns() of the caller.
+ * @info: filled in completely.
+ *
+ * PIDs are given in the caller's pid namespace, the uid in the caller's
+ * user namespace.
+ *
+ * Context: Any context but hard IRQ; takes the RCU read lock.
+ */
+void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
+			     struct sockdup_share_info *info)
+{
+	struct socket *sock = sock_from_file(e->file);
+	struct sock *sk = sock ? READ_ONCE(sock->sk) : NULL;
+
+	memset(info, 0, sizeof(*info));
+	info->id = e->id;
+	info->sock_ino = file_inode(e->file)->i_ino;
+	if (sk) {
+		info->family = sk->sk_family;
+		info->type = sk->sk_type;
+		info->protocol = sk->sk_protocol;
+	}
+	info->sharer_pid = sockdup_pid_vnr_alive(e->sharer);
+	info->target_pid = sockdup_pid_vnr_alive(e->target);
+	info->sharer_uid = from_kuid_munged(current_user_ns(), e->sharer_uid);
+	info->age_ms = now > e->created_ns ?
+		       div_u64(now - e->created_ns, NSEC_PER_MSEC) : 0;
+	/* Rounded up: 0 only once the share has expired. */
+	info->ttl_left_ms = now < e->expires_ns ?
+			    DIV_ROUND_UP_ULL(e->expires_ns - now, NSEC_PER_MSEC) : 0;
+	info->nr_fds = 1;
+}
