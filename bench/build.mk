@@ -1,30 +1,35 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Build fragment for the benchmark, -include'd by the top Makefile.
+# Build fragment of the benchmark, -include'd by the top Makefile.
 #
-#   make bench-bin            build/bin/sockdup-bench (static)
-#   make bench                run it in the VM on every supported kernel,
-#                             save build/<release>/bench.{json,txt}
-#   make bench KERNEL=6.12    one kernel line only
-#   make bench BENCH_ARGS="--rounds 31"   extra options for sockdup-bench
+#   make bench-bin                 build/bin/sockdup-bench (static; also
+#                                  built for every VM run: vmbin-y)
+#   make bench                     run it in the VM on every tested kernel,
+#                                  save build/<release>/bench.{json,txt}
+#   make bench KERNEL=6.12         one kernel (a series or a release)
+#   make bench BENCH_QUICK=1       a few small rounds, to prove it works
+#   make bench BENCH_ROUNDS=31 BENCH_BATCH=2000
 #
-# Variables it relies on from the top Makefile, with defaults for running
-# alone (make -f bench/build.mk bench-bin): BUILD, CC.
+# It uses BUILD from the top Makefile (default build/ when used alone:
+# make -f bench/build.mk bench-bin).
 
-BUILD ?= build
+BUILD ?= $(CURDIR)/build
 BENCH_CC ?= $(CC)
-BENCH_CFLAGS ?= -static -O2 -Wall -Wextra -pthread -Iuapi
+BENCH_CFLAGS ?= -static -O2 -Wall -Wextra -pthread
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BIN := $(BUILD)/bin/sockdup-bench
 
+vmbin-y += $(BENCH_BIN)
+
 $(BENCH_BIN): $(BENCH_SRCS) bench/bench.h uapi/linux/sockdup.h bench/build.mk
 	@mkdir -p $(dir $@)
-	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ $(BENCH_SRCS) -lm
+	$(if $(filter 1,$(V)),,@printf '  %-7s %s\n' CC bin/sockdup-bench)
+	$(if $(filter 1,$(V)),,@)$(BENCH_CC) $(BENCH_CFLAGS) -Iuapi -o $@ $(BENCH_SRCS) -lm
 
 .PHONY: bench-bin bench
 bench-bin: $(BENCH_BIN)
 
-# The VM runner builds the module for each release and packs build/bin/*;
-# bench/run.sh drives it and extracts the JSON.
-bench: bench-bin
-	bench/run.sh $(KERNEL)
+# run-vm.sh builds the module, the tests and vmbin-y itself for each kernel.
+bench:
+	@BENCH_QUICK="$(BENCH_QUICK)" BENCH_ROUNDS="$(BENCH_ROUNDS)" \
+		BENCH_BATCH="$(BENCH_BATCH)" bench/run.sh $(or $(KERNEL),$(KERNELS))
