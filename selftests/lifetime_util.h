@@ -684,6 +684,8 @@ static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
 	__attribute__((noreturn));
 static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
 {
+	pid_t ready;
+
 	if (flags & AGENT_NEWPIDNS) {
 		pid_t inner;
 		int status;
@@ -710,19 +712,24 @@ static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
 	}
 	if (uid && become_user(uid))
 		_exit(119);
+	/* ready: the test may use the agent (and its uid) from now on */
+	ready = getpid();
+	if (fd_send(ctl, &ready, sizeof(ready), -1))
+		_exit(120);
 	agent_serve(ctl);
 }
 
 /*
  * Fork an agent.  @uid != 0 makes it an ordinary user of that uid (and gid).
  * The agent dies with the calling thread (PR_SET_PDEATHSIG) and holds no
- * descriptor of the test but its control socket.
+ * descriptor of the test but its control socket.  Returns once the agent
+ * is ready (in particular, once it runs as @uid: a SHARE addressed to it
+ * records that uid).
  */
 static inline int agent_spawn(struct agent *a, uid_t uid, unsigned int flags)
 {
-	pid_t parent = getpid();
-	int sv[2];
-	pid_t pid;
+	pid_t parent = getpid(), pid, ready;
+	int sv[2], fd;
 
 	a->pid = a->child = -1;
 	a->ctl = -1;
@@ -740,18 +747,18 @@ static inline int agent_spawn(struct agent *a, uid_t uid, unsigned int flags)
 	a->ctl = sv[0];
 	a->child = pid;
 	a->pid = pid;
-	if (flags & AGENT_NEWPIDNS) {
-		pid_t inner;
-		int fd;
-
-		if (fd_recv(a->ctl, &inner, sizeof(inner), &fd) != sizeof(inner)) {
-			agent_kill(a);
-			errno = ECHILD;
-			return -1;
-		}
-		a->pid = inner;
-	}
+	/* with AGENT_NEWPIDNS the middle process says the agent's pid first */
+	if ((flags & AGENT_NEWPIDNS) &&
+	    fd_recv(a->ctl, &a->pid, sizeof(a->pid), &fd) != sizeof(a->pid))
+		goto fail;
+	/* then the agent says it is ready, as whichever user it must be */
+	if (fd_recv(a->ctl, &ready, sizeof(ready), &fd) != sizeof(ready))
+		goto fail;
 	return 0;
+fail:
+	agent_kill(a);
+	errno = ECHILD;
+	return -1;
 }
 
 /*
