@@ -1,0 +1,184 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Build (once) and cache the sockdup debug kernel: Debian's linux-source-6.12
+# configured as `tinyconfig` + sockdup-debug.config (KASAN, lockdep, kmemleak,
+# DEBUG_OBJECTS, UBSAN, fault injection).
+#
+# The kernel lives outside the clone, keyed by the source package version and
+# the fragment's sha256, so that a warm run (and CI on the same machine) reuses
+# it.  Layout of the cache:
+#
+#   $CACHE/src-<pkgver>/linux-source-6.12/  pristine source, shared by builds
+#   $CACHE/<pkgver>-<sha12>/build/          O= tree (KDIR for out-of-tree modules)
+#   $CACHE/<pkgver>-<sha12>/bzImage         the kernel to boot
+#   $CACHE/<pkgver>-<sha12>/release         `make kernelrelease`
+#   $CACHE/<pkgver>-<sha12>/build.log       log of the last build
+#   $CACHE/<pkgver>-<sha12>/.done           written last: the entry is complete
+#   $CACHE/<pkgver>-<sha12>/.last-used      touched on every use
+#
+# After a build, only the DEBUG_KERNEL_KEEP (default 2) most recently used
+# entries are kept, and source trees no kept entry needs are removed.
+#
+# Usage: build-kernel.sh [--dir | --check]
+#   (no option)  build if needed; print the entry directory on the last line
+#   --dir        print the entry directory that this source + fragment map to
+#   --check      exit 0 if that entry is complete, 1 otherwise (never builds)
+#
+# Environment: SOCKDUP_DEBUG_CACHE (default /var/cache/sockdup/debug-kernel),
+# DEBUG_KERNEL_JOBS (default 2), DEBUG_KERNEL_NICE (default 10),
+# DEBUG_KERNEL_KEEP (default 2).
+
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+fragment=$here/sockdup-debug.config
+tarball=/usr/src/linux-source-6.12.tar.xz
+cache=${SOCKDUP_DEBUG_CACHE:-/var/cache/sockdup/debug-kernel}
+jobs=${DEBUG_KERNEL_JOBS:-2}
+niceness=${DEBUG_KERNEL_NICE:-10}
+keep=${DEBUG_KERNEL_KEEP:-2}
+
+die() { echo "debug-kernel: error: $*" >&2; exit 1; }
+log() { echo "debug-kernel: $*" >&2; }
+
+pkgver=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null) ||
+	die "package linux-source-6.12 is not installed"
+[ -r "$tarball" ] || die "$tarball missing (package linux-source-6.12)"
+[ -r "$fragment" ] || die "$fragment missing"
+
+# Keep the path free of characters Kbuild dislikes ('~' from backports).
+safever=$(printf '%s' "$pkgver" | tr -c 'A-Za-z0-9._+-' '_')
+fraghash=$(sha256sum "$fragment" | cut -c1-12)
+entry=$cache/$safever-$fraghash
+srcroot=$cache/src-$safever
+src=$srcroot/linux-source-6.12
+obj=$entry/build
+
+case "${1:-}" in
+--dir)	echo "$entry"; exit 0 ;;
+--check) [ -f "$entry/.done" ] && [ -f "$entry/bzImage" ]; exit ;;
+"")	;;
+*)	die "usage: $0 [--dir | --check]" ;;
+esac
+
+# Warm path: a complete entry is reused as it is.
+if [ -f "$entry/.done" ] && [ -f "$entry/bzImage" ]; then
+	touch "$entry/.last-used" 2>/dev/null || true
+	log "cached kernel $(cat "$entry/release" 2>/dev/null) in $entry"
+	echo "$entry"
+	exit 0
+fi
+
+for tool in gcc make flex bison bc xz; do
+	command -v $tool >/dev/null || die "$tool missing (apt-get install build-essential flex bison bc libelf-dev xz-utils)"
+done
+[ -f /usr/include/libelf.h ] || [ -f /usr/include/gelf.h ] ||
+	die "libelf headers missing (apt-get install libelf-dev)"
+
+mkdir -p "$cache"
+# One builder at a time; a second make check waits and then takes the cache.
+exec 9>"$cache/.lock"
+if ! flock -n 9; then
+	log "another build holds $cache/.lock; waiting"
+	flock 9
+fi
+if [ -f "$entry/.done" ] && [ -f "$entry/bzImage" ]; then
+	touch "$entry/.last-used"
+	log "cached kernel $(cat "$entry/release") in $entry (built meanwhile)"
+	echo "$entry"
+	exit 0
+fi
+
+# prune: keep the $keep most recently used complete entries (this one
+# included, it is about to be used), drop unfinished ones and the source
+# trees that no kept entry was built from.  Runs under the lock.
+prune() {
+	local e n=0 v
+	for e in $(ls -1dt "$cache"/*/.last-used 2>/dev/null); do
+		e=${e%/.last-used}
+		n=$((n + 1))
+		[ "$n" -le "$keep" ] || { log "pruning old $e"; rm -rf -- "$e"; }
+	done
+	for e in "$cache"/*-*/; do
+		e=${e%/}
+		case ${e##*/} in src-*) continue ;; esac
+		[ -f "$e/.last-used" ] || [ "$e" = "$entry" ] ||
+			{ log "pruning unfinished $e"; rm -rf -- "$e"; }
+	done
+	for e in "$cache"/src-*/; do
+		e=${e%/}
+		[ -d "$e" ] || continue
+		v=${e##*/src-}
+		ls -d "$cache/$v"-*/ >/dev/null 2>&1 ||
+			{ log "pruning unused source $e"; rm -rf -- "$e"; }
+	done
+}
+
+start=$(date +%s)
+
+if [ ! -f "$srcroot/.extracted" ]; then
+	log "extracting $tarball ($pkgver) into $srcroot"
+	rm -rf "$srcroot" "$srcroot.tmp"
+	mkdir -p "$srcroot.tmp"
+	nice -n "$niceness" tar -xJf "$tarball" -C "$srcroot.tmp"
+	[ -f "$srcroot.tmp/linux-source-6.12/Makefile" ] ||
+		die "unexpected layout of $tarball"
+	mv "$srcroot.tmp" "$srcroot"
+	touch "$srcroot/.extracted"
+fi
+
+mkdir -p "$obj"
+buildlog=$entry/build.log
+: >"$buildlog"
+log "configuring in $obj (log: $buildlog)"
+
+kmake() {
+	nice -n "$niceness" make -C "$src" O="$obj" ARCH=x86_64 "$@" >>"$buildlog" 2>&1 ||
+		{ tail -n 40 "$buildlog" >&2; die "make $* failed (full log: $buildlog)"; }
+}
+
+kmake tinyconfig
+(cd "$obj" && "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$fragment") \
+	>>"$buildlog" 2>&1 || die "merge_config.sh failed (log: $buildlog)"
+kmake olddefconfig
+
+# Every line of the fragment must have survived olddefconfig.
+dropped=0
+while IFS= read -r line; do
+	case "$line" in
+	CONFIG_*=*)
+		if ! grep -qxF -- "$line" "$obj/.config"; then
+			got=$(grep -E "^(# )?${line%%=*}[= ]" "$obj/.config" || echo "(absent)")
+			log "DROPPED: wanted '$line', got '$got'"
+			dropped=1
+		fi ;;
+	"# CONFIG_"*" is not set")
+		sym=${line#\# }; sym=${sym%% *}
+		if grep -q "^$sym=" "$obj/.config"; then
+			log "DROPPED: wanted '$line', got '$(grep "^$sym=" "$obj/.config")'"
+			dropped=1
+		fi ;;
+	esac
+done <"$fragment"
+[ "$dropped" = 0 ] || die "olddefconfig dropped options of $fragment (dependencies missing?)"
+log "all options of $(basename "$fragment") survived olddefconfig"
+
+log "building bzImage + modules with -j$jobs (nice $niceness); takes 10-20 minutes"
+kmake -j"$jobs" all
+# 'all' leaves Module.symvers and the scripts that M= builds need.
+[ -f "$obj/Module.symvers" ] || die "no Module.symvers in $obj"
+make -s -C "$src" O="$obj" ARCH=x86_64 kernelrelease >"$entry/release" 2>>"$buildlog"
+cp "$obj/arch/x86/boot/bzImage" "$entry/bzImage"
+end=$(date +%s)
+{
+	echo "package=linux-source-6.12 $pkgver"
+	echo "fragment_sha256=$(sha256sum "$fragment" | cut -d' ' -f1)"
+	echo "release=$(cat "$entry/release")"
+	echo "build_seconds=$((end - start))"
+	echo "built=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+} >"$entry/build-info"
+touch "$entry/.done" "$entry/.last-used"
+prune
+log "built $(cat "$entry/release") in $((end - start)) s: $entry"
+echo "$entry"
