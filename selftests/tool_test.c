@@ -1,0 +1,318 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sockdup(1) in the VM: exec hands sockets to a program that knows only
+ * the systemd socket-activation convention (listenfds-echo), share prints a
+ * token for an inherited descriptor, query/revoke/list, and the exit code
+ * and message of every error.
+ */
+#define _GNU_SOURCE
+/* the harness passes every TEST() a variant it does not use */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic ignored "-Wclobbered"
+#include "userlib_util.h"
+
+#define OUT_SIZE 8192
+
+static void tokenize(const struct sockdup_cookie *c, char *tok)
+{
+	sockdup_token_encode(c, tok, SOCKDUP_TOKEN_SIZE);
+}
+
+FIXTURE(tool) {
+	struct sd_sock l;	/* a TCP listener */
+	struct ul_proc p;
+	char out[OUT_SIZE];
+};
+
+FIXTURE_SETUP(tool)
+{
+	self->p.pid = -1;
+	self->p.go = self->p.in = self->p.out = -1;
+	ASSERT_EQ(0, sd_sock_open(&self->l, SD_TCP_LISTEN)) TH_LOG("%s", sd_errmsg());
+}
+
+FIXTURE_TEARDOWN(tool)
+{
+	if (self->p.pid > 0 && self->p.out >= 0)
+		sd_kill_wait(self->p.pid);
+	sd_sock_close(&self->l);
+}
+
+/* the heart of it: a listener reaches a LISTEN_FDS-only server */
+TEST_F(tool, exec_hands_listener_to_socket_activated_server)
+{
+	char *argv[] = { "sockdup", "exec", "--name", "web", UL_TOKEN_ARG,
+			 "--", "listenfds-echo", "-n", "2", NULL };
+	char tok[SOCKDUP_TOKEN_SIZE], name[128], want[256];
+	int port = ul_port(self->l.fd), i;
+
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1)) TH_LOG("%s", sd_errmsg());
+	ASSERT_EQ(0, sockdup_share_token(self->l.fd, self->p.pid, 0, tok));
+	/* from now on only the server holds the listener */
+	close(self->l.fd);
+	self->l.fd = -1;
+	ASSERT_EQ(0, ul_go(&self->p, tok));
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, ul_hello(port, name, sizeof(name))) TH_LOG("%s", sd_errmsg());
+		snprintf(want, sizeof(want), "listenfds-echo[pid %d]", self->p.pid);
+		EXPECT_STREQ(want, name);
+	}
+	EXPECT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	snprintf(want, sizeof(want),
+		 "pid=%d fds=1 names=web fd3=listen:cloexec=0", self->p.pid);
+	EXPECT_NE(NULL, strstr(self->out, want)) TH_LOG("output: %s", self->out);
+}
+
+TEST_F(tool, exec_two_sockets_in_token_order)
+{
+	char *argv[] = { "sockdup", "exec", "--name", "first", UL_TOKEN_ARG,
+			 UL_TOKEN_ARG, "--", "listenfds-echo", NULL };
+	char t1[SOCKDUP_TOKEN_SIZE], t2[SOCKDUP_TOKEN_SIZE], line[128], name[128];
+	struct sd_sock c;
+
+	ASSERT_EQ(0, sd_sock_open(&c, SD_TCP)) TH_LOG("%s", sd_errmsg());
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, sockdup_share_token(self->l.fd, self->p.pid, 0, t1));
+	ASSERT_EQ(0, sockdup_share_token(c.fd, self->p.pid, 0, t2));
+	snprintf(line, sizeof(line), "%s %s", t1, t2);
+	ASSERT_EQ(0, ul_go(&self->p, line));
+	/* fd 3: the listener accepts one client */
+	ASSERT_EQ(0, ul_hello(ul_port(self->l.fd), name, sizeof(name))) TH_LOG("%s", sd_errmsg());
+	/* fd 4: the connected socket is served directly */
+	ASSERT_EQ(0, ul_read_line(c.peer, line, sizeof(line), SD_WAIT_MS));
+	EXPECT_EQ(0, strncmp(line, "HELLO listenfds-echo", 20));
+	ASSERT_EQ(5, write(c.peer, "ping\n", 5));
+	ASSERT_EQ(0, ul_read_line(c.peer, line, sizeof(line), SD_WAIT_MS));
+	EXPECT_STREQ("ping", line);
+	EXPECT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "fds=2 names=first:sockdup fd3=listen:cloexec=0 fd4=stream:cloexec=0"))
+		TH_LOG("output: %s", self->out);
+	sd_sock_close(&c);
+}
+
+/* "sockdup exec -": start first, learn the pid, then send the token */
+TEST_F(tool, exec_reads_tokens_from_stdin)
+{
+	char *argv[] = { "sockdup", "exec", "-", "--", "listenfds-echo", NULL };
+	char tok[SOCKDUP_TOKEN_SIZE + 1], name[128];
+
+	ASSERT_EQ(0, ul_start(&self->p, argv, true, -1));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	ASSERT_EQ(0, sockdup_share_token(self->l.fd, self->p.pid, 0, tok));
+	strcat(tok, "\n");
+	ASSERT_EQ(SOCKDUP_TOKEN_LEN + 1, write(self->p.in, tok, strlen(tok)));
+	ASSERT_EQ(0, ul_hello(ul_port(self->l.fd), name, sizeof(name))) TH_LOG("%s", sd_errmsg());
+	EXPECT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "names=sockdup fd3=listen")) TH_LOG("output: %s", self->out);
+}
+
+/* what the manual page shows: a shell script that becomes the server */
+TEST_F(tool, exec_from_a_shell_script)
+{
+	char script[3 * PATH_MAX], tool[PATH_MAX], server[PATH_MAX];
+	char tok[SOCKDUP_TOKEN_SIZE + 1], name[128], want[128];
+	char *argv[] = { "/bin/sh", "-c", script, NULL };
+
+	snprintf(tool, sizeof(tool), "%s", ul_bin("sockdup"));
+	snprintf(server, sizeof(server), "%s", ul_bin("listenfds-echo"));
+	snprintf(script, sizeof(script),
+		 "read -r tok; exec %s exec --name web \"$tok\" -- %s",
+		 tool, server);
+	ASSERT_EQ(0, ul_start(&self->p, argv, true, -1));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	/* the shell's pid is the server's pid: exec keeps it */
+	ASSERT_EQ(0, sockdup_share_token(self->l.fd, self->p.pid, 0, tok));
+	strcat(tok, "\n");
+	ASSERT_EQ(SOCKDUP_TOKEN_LEN + 1, write(self->p.in, tok, strlen(tok)));
+	ASSERT_EQ(0, ul_hello(ul_port(self->l.fd), name, sizeof(name))) TH_LOG("%s", sd_errmsg());
+	snprintf(want, sizeof(want), "listenfds-echo[pid %d]", self->p.pid);
+	EXPECT_STREQ(want, name);
+	EXPECT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+}
+
+/* a share for someone else: exit 6, and the cookie stays valid */
+TEST_F(tool, exec_not_the_target)
+{
+	char *argv[] = { "sockdup", "exec", UL_TOKEN_ARG, "--", "listenfds-echo", NULL };
+	char tok[SOCKDUP_TOKEN_SIZE];
+	struct sockdup_cookie c;
+	int fd;
+
+	ASSERT_EQ(0, sockdup_share(self->l.fd, getpid(), 0, &c));
+	tokenize(&c, tok);
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, ul_go(&self->p, tok));
+	EXPECT_EQ(6, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "permission denied")) TH_LOG("output: %s", self->out);
+	fd = sockdup_redeem(&c, 0);
+	EXPECT_LE(0, fd);
+	close(fd);
+}
+
+TEST_F(tool, exec_unknown_token)
+{
+	char *argv[] = { "sockdup", "exec", UL_TOKEN_ARG, "--", "listenfds-echo", NULL };
+	char tok[SOCKDUP_TOKEN_SIZE];
+	struct sockdup_cookie c;
+
+	getrandom(c.bytes, sizeof(c.bytes), 0);
+	tokenize(&c, tok);
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, ul_go(&self->p, tok));
+	EXPECT_EQ(5, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "no such share")) TH_LOG("output: %s", self->out);
+}
+
+TEST_F(tool, exec_missing_program)
+{
+	char *argv[] = { "sockdup", "exec", UL_TOKEN_ARG, "--", "/no/such/program", NULL };
+	char tok[SOCKDUP_TOKEN_SIZE];
+
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, sockdup_share_token(self->l.fd, self->p.pid, 0, tok));
+	ASSERT_EQ(0, ul_go(&self->p, tok));
+	EXPECT_EQ(127, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "cannot execute '/no/such/program'"))
+		TH_LOG("output: %s", self->out);
+}
+
+/* "sockdup share 3 PID": the token it prints redeems to the same file */
+TEST_F(tool, share_inherited_fd)
+{
+	char pid[16], *argv[] = { "sockdup", "share", "--ttl", "100000", "3", pid, NULL };
+	struct sockdup_share_info info;
+	struct sockdup_cookie c;
+	int fd;
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, self->l.fd));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	ASSERT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS)) TH_LOG("output: %s", self->out);
+	ASSERT_EQ(SOCKDUP_TOKEN_LEN + 1, (int)strlen(self->out)) TH_LOG("output: %s", self->out);
+	self->out[SOCKDUP_TOKEN_LEN] = '\0';
+	ASSERT_EQ(0, sockdup_token_decode(self->out, &c));
+	ASSERT_EQ(0, sockdup_query(&c, &info));
+	EXPECT_GE(100000ULL, info.ttl_left_ms);
+	EXPECT_LT(90000ULL, info.ttl_left_ms);
+	EXPECT_EQ(getpid(), info.target_pid);
+	/* the sharer (the tool) has exited; the share outlives it */
+	EXPECT_NE(getpid(), info.sharer_pid);
+	fd = sockdup_redeem(&c, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, sd_kcmp_file(getpid(), self->l.fd, getpid(), fd));
+	close(fd);
+}
+
+TEST_F(tool, share_not_a_socket)
+{
+	char pid[16], *argv[] = { "sockdup", "share", "3", pid, NULL };
+	int p[2];
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, p[0]));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	EXPECT_EQ(9, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "not a socket")) TH_LOG("output: %s", self->out);
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST_F(tool, share_fd_not_open)
+{
+	char pid[16], *argv[] = { "sockdup", "share", "37", pid, NULL };
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	EXPECT_EQ(9, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "not open")) TH_LOG("output: %s", self->out);
+}
+
+TEST_F(tool, share_no_such_process)
+{
+	char pid[16], *argv[] = { "sockdup", "share", "3", pid, NULL };
+	pid_t dead = sd_fork(NULL);
+
+	ASSERT_LE(0, dead);
+	if (dead == 0)
+		_exit(0);
+	ASSERT_EQ(0, sd_wait(dead));
+	snprintf(pid, sizeof(pid), "%d", dead);
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, self->l.fd));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	EXPECT_EQ(7, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "no such process")) TH_LOG("output: %s", self->out);
+}
+
+TEST_F(tool, list_shows_pending_shares_and_counters)
+{
+	char *argv[] = { "sockdup", "list", NULL }, want[64];
+	struct sockdup_share_info info;
+	struct sockdup_cookie c[2];
+	int i;
+
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(0, sockdup_share(self->l.fd, getpid(), 0, &c[i]));
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	EXPECT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_EQ(0, strncmp(self->out, "ID ", 3)) TH_LOG("output: %s", self->out);
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, sockdup_query(&c[i], &info));
+		snprintf(want, sizeof(want), "\n%-8llu %-7d %-7d",
+			 (unsigned long long)info.id, getpid(), getpid());
+		EXPECT_NE(NULL, strstr(self->out, want)) TH_LOG("no '%s' in: %s", want + 1, self->out);
+		EXPECT_EQ(0, sockdup_revoke(&c[i]));
+	}
+	EXPECT_NE(NULL, strstr(self->out, "inet   stream    tcp")) TH_LOG("output: %s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "\npending ")) TH_LOG("output: %s", self->out);
+}
+
+TEST_F(tool, query_as_the_target)
+{
+	char *argv[] = { "sockdup", "query", UL_TOKEN_ARG, NULL };
+	char tok[SOCKDUP_TOKEN_SIZE], want[64];
+
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, sockdup_share_token(self->l.fd, self->p.pid, 5000, tok));
+	ASSERT_EQ(0, ul_go(&self->p, tok));
+	EXPECT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "socket:     inet stream tcp (inode ")) TH_LOG("output: %s", self->out);
+	snprintf(want, sizeof(want), "sharer:     pid %d, uid %d", getpid(), geteuid());
+	EXPECT_NE(NULL, strstr(self->out, want)) TH_LOG("output: %s", self->out);
+	snprintf(want, sizeof(want), "target:     pid %d\n", self->p.pid);
+	EXPECT_NE(NULL, strstr(self->out, want)) TH_LOG("output: %s", self->out);
+}
+
+TEST_F(tool, query_by_a_third_process)
+{
+	char *argv[] = { "sockdup", "query", UL_TOKEN_ARG, NULL };
+	char tok[SOCKDUP_TOKEN_SIZE];
+	struct sockdup_cookie c;
+
+	ASSERT_EQ(0, sockdup_share(self->l.fd, getpid(), 0, &c));
+	tokenize(&c, tok);
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, ul_go(&self->p, tok));
+	EXPECT_EQ(6, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_EQ(0, sockdup_revoke(&c));
+}
+
+TEST_F(tool, revoke_as_the_target_declines)
+{
+	char *argv[] = { "sockdup", "revoke", UL_TOKEN_ARG, NULL };
+	char tok[SOCKDUP_TOKEN_SIZE];
+	struct sockdup_share_info info;
+	struct sockdup_cookie c;
+
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, sockdup_share(self->l.fd, self->p.pid, 0, &c));
+	tokenize(&c, tok);
+	ASSERT_EQ(0, ul_go(&self->p, tok));
+	EXPECT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS)) TH_LOG("output: %s", self->out);
+	EXPECT_EQ(-ENOENT, sockdup_query(&c, &info));
+}
+
+TEST_HARNESS_MAIN

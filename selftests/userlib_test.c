@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * libsockdup in the VM: every function against the real module, the
+ * close-on-exec default, the errno values passed through as negative
+ * returns, and the cached /dev/sockdup descriptor under threads, fork and
+ * a program that closes it behind the library's back.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+
+/* the harness passes every TEST() a variant it does not use */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+#pragma GCC diagnostic ignored "-Wclobbered"
+#include "userlib_util.h"
+
+FIXTURE(lib) {
+	struct sd_sock s;
+};
+
+FIXTURE_VARIANT(lib) {
+	enum sd_kind kind;
+};
+
+SD_KIND_VARIANTS(lib);
+
+FIXTURE_SETUP(lib)
+{
+	SD_SOCK_OPEN_OR_SKIP(&self->s, variant->kind);
+}
+
+FIXTURE_TEARDOWN(lib)
+{
+	sd_sock_close(&self->s);
+}
+
+/* share with ourselves, redeem: the same open file, close-on-exec, works */
+TEST_F(lib, share_redeem_same_file_cloexec)
+{
+	struct sockdup_cookie c;
+	int fd;
+
+	ASSERT_EQ(0, sockdup_share(self->s.fd, getpid(), 0, &c));
+	fd = sockdup_redeem(&c, 0);
+	ASSERT_LE(0, fd) TH_LOG("redeem: %s", strerror(-fd));
+	EXPECT_EQ(0, sd_kcmp_file(getpid(), self->s.fd, getpid(), fd));
+	EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	close(self->s.fd);
+	self->s.fd = fd;
+	EXPECT_EQ(0, sd_sock_check_io(&self->s, fd)) TH_LOG("%s", sd_errmsg());
+	EXPECT_EQ(-ENOENT, sockdup_redeem(&c, 0));
+}
+
+TEST_F(lib, keep_on_exec_clears_cloexec)
+{
+	struct sockdup_cookie c;
+	int fd;
+
+	ASSERT_EQ(0, sockdup_share(self->s.fd, getpid(), 0, &c));
+	fd = sockdup_redeem(&c, SOCKDUP_KEEP_ON_EXEC);
+	ASSERT_LE(0, fd) TH_LOG("redeem: %s", strerror(-fd));
+	EXPECT_EQ(0, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(0, sd_kcmp_file(getpid(), self->s.fd, getpid(), fd));
+	close(fd);
+}
+
+/* the text form, across processes: the child redeems what we shared */
+TEST_F(lib, token_to_child_over_pipe)
+{
+	char tok[SOCKDUP_TOKEN_SIZE];
+	int p[2], ctl, ret;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	pid = sd_fork(&ctl);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char buf[SOCKDUP_TOKEN_SIZE] = "";
+		int fd;
+
+		close(p[1]);
+		if (read(p[0], buf, SOCKDUP_TOKEN_LEN) != SOCKDUP_TOKEN_LEN)
+			_exit(10);
+		fd = sockdup_redeem_token(buf, 0);
+		if (fd < 0)
+			_exit(11);
+		/* hand it back so the parent can prove it is the same file */
+		if (sd_send_int(ctl, fd) || sd_recv_int(ctl, &ret, SD_WAIT_MS))
+			_exit(12);
+		_exit(0);
+	}
+	close(p[0]);
+	ASSERT_EQ(0, sockdup_share_token(self->s.fd, pid, 0, tok));
+	ASSERT_EQ(SOCKDUP_TOKEN_LEN, (int)strlen(tok));
+	ASSERT_EQ(SOCKDUP_TOKEN_LEN, write(p[1], tok, SOCKDUP_TOKEN_LEN));
+	ASSERT_EQ(0, sd_recv_int(ctl, &ret, SD_WAIT_MS));
+	EXPECT_EQ(0, sd_kcmp_file(getpid(), self->s.fd, pid, ret));
+	sd_send_int(ctl, 0);
+	EXPECT_EQ(0, sd_wait(pid));
+	close(p[1]);
+	close(ctl);
+}
+
+TEST_F(lib, query_describes_the_socket)
+{
+	struct sockdup_share_info info;
+	struct sockdup_cookie c;
+	int type = 0, proto = 0;
+	socklen_t len = sizeof(int);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	ASSERT_EQ(0, sockdup_share(self->s.fd, getpid(), 60000, &c));
+	ASSERT_EQ(0, sockdup_query(&c, &info));
+	getsockopt(self->s.fd, SOL_SOCKET, SO_TYPE, &type, &len);
+	len = sizeof(int);
+	getsockopt(self->s.fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len);
+	getsockname(self->s.fd, (struct sockaddr *)&ss, &sl);
+	EXPECT_EQ(ss.ss_family, info.family);
+	EXPECT_EQ(type, (int)info.type);
+	EXPECT_EQ(proto, (int)info.protocol);
+	EXPECT_EQ(sd_inode(self->s.fd), info.sock_ino);
+	EXPECT_EQ(getpid(), info.sharer_pid);
+	EXPECT_EQ(getpid(), info.target_pid);
+	EXPECT_EQ(geteuid(), info.sharer_uid);
+	EXPECT_EQ(1U, info.nr_fds);
+	EXPECT_GE(60000ULL, info.ttl_left_ms);
+	EXPECT_LT(50000ULL, info.ttl_left_ms);
+	EXPECT_NE(0ULL, info.id);
+	/* not consumed */
+	EXPECT_EQ(0, sockdup_revoke(&c));
+	EXPECT_EQ(-ENOENT, sockdup_query(&c, &info));
+}
+
+TEST(revoke_then_redeem_is_enoent)
+{
+	struct sockdup_cookie c;
+	int sv[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, sockdup_share(sv[0], getpid(), 0, &c));
+	EXPECT_EQ(0, sockdup_revoke(&c));
+	EXPECT_EQ(-ENOENT, sockdup_revoke(&c));
+	EXPECT_EQ(-ENOENT, sockdup_redeem(&c, 0));
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* every errno comes back negated, none is swallowed or remapped */
+TEST(errors_are_negative_errno)
+{
+	struct sockdup_share_info info;
+	struct sockdup_cookie c, unknown;
+	int sv[2], p[2], dead, ctl, r;
+	pid_t pid, reaped;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	/* a number no descriptor uses, even after the library opens its own */
+	dead = 1000;
+	ASSERT_EQ(-1, fcntl(dead, F_GETFD));
+
+	EXPECT_EQ(-EBADF, sockdup_share(dead, getpid(), 0, &c));
+	EXPECT_EQ(-ENOTSOCK, sockdup_share(p[0], getpid(), 0, &c));
+	reaped = sd_fork(NULL);
+	ASSERT_LE(0, reaped);
+	if (reaped == 0)
+		_exit(0);
+	ASSERT_EQ(0, sd_wait(reaped));
+	EXPECT_EQ(-ESRCH, sockdup_share(sv[0], reaped, 0, &c));
+
+	getrandom(unknown.bytes, sizeof(unknown.bytes), 0);
+	EXPECT_EQ(-ENOENT, sockdup_redeem(&unknown, 0));
+	EXPECT_EQ(-ENOENT, sockdup_revoke(&unknown));
+	EXPECT_EQ(-ENOENT, sockdup_query(&unknown, &info));
+
+	/* a share for our parent... er, for us: the child is refused */
+	ASSERT_EQ(0, sockdup_share(sv[0], getpid(), 0, &c));
+	pid = sd_fork(&ctl);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct sockdup_share_info i;
+
+		r = sockdup_redeem(&c, 0);
+		sd_send_int(ctl, r);
+		sd_send_int(ctl, sockdup_revoke(&c));
+		sd_send_int(ctl, sockdup_query(&c, &i));
+		_exit(0);
+	}
+	ASSERT_EQ(0, sd_recv_int(ctl, &r, SD_WAIT_MS));
+	EXPECT_EQ(-EPERM, r);
+	ASSERT_EQ(0, sd_recv_int(ctl, &r, SD_WAIT_MS));
+	EXPECT_EQ(-EPERM, r);
+	ASSERT_EQ(0, sd_recv_int(ctl, &r, SD_WAIT_MS));
+	EXPECT_EQ(-EPERM, r);
+	EXPECT_EQ(0, sd_wait(pid));
+	close(ctl);
+	/* still valid for the target */
+	r = sockdup_redeem(&c, 0);
+	EXPECT_LE(0, r);
+	close(r);
+
+	close(sv[0]);
+	close(sv[1]);
+	close(p[0]);
+	close(p[1]);
+}
+
+TEST(emfile_keeps_the_cookie)
+{
+	struct rlimit old, low;
+	struct sockdup_cookie c;
+	int sv[2], fd, max;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, sockdup_share(sv[0], getpid(), 0, &c));
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &old));
+	/* the library's descriptor is open already: fill the table */
+	max = sv[1] + 1;
+	for (fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) >= 0 && fd >= max)
+			max = fd + 1;
+	low = old;
+	low.rlim_cur = max;
+	for (fd = 0; fd < max; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			dup2(sv[1], fd);
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &low));
+	EXPECT_EQ(-EMFILE, sockdup_redeem(&c, 0));
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
+	fd = sockdup_redeem(&c, 0);
+	EXPECT_LE(0, fd);
+	EXPECT_EQ(0, sd_kcmp_file(getpid(), sv[0], getpid(), fd));
+	close(fd);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST(ttl_expires)
+{
+	struct sockdup_share_info info;
+	struct sockdup_cookie c;
+	int sv[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, sockdup_share(sv[0], getpid(), 200, &c));
+	ASSERT_EQ(0, sockdup_query(&c, &info));
+	EXPECT_GE(200ULL, info.ttl_left_ms);
+	sd_sleep_ms(600);
+	EXPECT_EQ(-ENOENT, sockdup_redeem(&c, 0));
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST(stats_and_list_follow_shares)
+{
+	struct sockdup_share_info info[3], *v;
+	struct sockdup_cookie c[3];
+	struct sockdup_stats before, after;
+	unsigned long long total = 0;
+	int sv[2], i, j, n, found = 0;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, sockdup_stats(&before));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, sockdup_share(sv[0], getpid(), 0, &c[i]));
+		ASSERT_EQ(0, sockdup_query(&c[i], &info[i]));
+	}
+	ASSERT_EQ(0, sockdup_stats(&after));
+	EXPECT_EQ(before.shared + 3, after.shared);
+	EXPECT_LE(3ULL, after.pending);
+	EXPECT_LE(3ULL, after.user_pending);
+
+	EXPECT_EQ(0, sockdup_list(NULL, 0, &total));
+	EXPECT_LE(3ULL, total);
+	EXPECT_EQ(1, sockdup_list(info, 1, &total));
+	EXPECT_LE(3ULL, total);
+
+	v = calloc(total + 8, sizeof(*v));
+	ASSERT_NE(NULL, v);
+	n = sockdup_list(v, total + 8, &total);
+	ASSERT_LE(3, n);
+	EXPECT_EQ((unsigned long long)n, total);
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, sockdup_query(&c[i], &info[i]));
+		for (j = 0; j < n; j++)
+			if (v[j].id == info[i].id &&
+			    v[j].sock_ino == sd_inode(sv[0]) &&
+			    v[j].target_pid == getpid())
+				found++;
+	}
+	EXPECT_EQ(3, found);
+	free(v);
+
+	for (i = 0; i < 3; i++) {
+		int fd = sockdup_redeem(&c[i], 0);
+
+		EXPECT_LE(0, fd);
+		close(fd);
+	}
+	ASSERT_EQ(0, sockdup_stats(&after));
+	EXPECT_EQ(before.redeemed + 3, after.redeemed);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* ---- the cached descriptor ---- */
+
+struct hammer {
+	int fd;
+	int failures;
+};
+
+static void *hammer_thread(void *arg)
+{
+	struct hammer *h = arg;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		struct sockdup_cookie c;
+		int fd;
+
+		if (sockdup_share(h->fd, getpid(), 0, &c)) {
+			h->failures++;
+			continue;
+		}
+		fd = sockdup_redeem(&c, 0);
+		if (fd < 0)
+			h->failures++;
+		else
+			close(fd);
+	}
+	return NULL;
+}
+
+TEST(threads_share_one_cached_descriptor)
+{
+	struct hammer h[8];
+	pthread_t t[8];
+	int sv[2], i;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	for (i = 0; i < 8; i++) {
+		h[i].fd = sv[0];
+		h[i].failures = 0;
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, hammer_thread, &h[i]));
+	}
+	for (i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, h[i].failures);
+	}
+	EXPECT_EQ(1, ul_count_devfds(NULL));
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST(cached_descriptor_is_cloexec)
+{
+	struct sockdup_stats st;
+	int fd = -1;
+
+	ASSERT_EQ(0, sockdup_stats(&st));
+	ASSERT_EQ(1, ul_count_devfds(&fd));
+	EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+}
+
+/* a child of fork() opens its own descriptor: not the parent's open file */
+TEST(fork_child_gets_its_own_descriptor)
+{
+	struct sockdup_stats st;
+	int pfd = -1, ctl, r;
+	pid_t pid;
+
+	ASSERT_EQ(0, sockdup_stats(&st));
+	ASSERT_EQ(1, ul_count_devfds(&pfd));
+	pid = sd_fork(&ctl);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct sockdup_stats s;
+		int cfd = -1;
+
+		/* the inherited copy was dropped at fork */
+		r = ul_count_devfds(NULL);
+		if (sockdup_stats(&s) || ul_count_devfds(&cfd) != 1)
+			r = -1;
+		sd_send_int(ctl, r);
+		sd_send_int(ctl, cfd);
+		sd_recv_int(ctl, &r, SD_WAIT_MS);
+		_exit(0);
+	}
+	ASSERT_EQ(0, sd_recv_int(ctl, &r, SD_WAIT_MS));
+	EXPECT_EQ(0, r);
+	ASSERT_EQ(0, sd_recv_int(ctl, &r, SD_WAIT_MS));
+	EXPECT_NE(0, sd_kcmp_file(getpid(), pfd, pid, r));
+	sd_send_int(ctl, 0);
+	EXPECT_EQ(0, sd_wait(pid));
+	close(ctl);
+}
+
+/* a program closes the library's descriptor and reuses the number */
+TEST(descriptor_closed_behind_its_back)
+{
+	struct sockdup_stats st;
+	struct sockdup_cookie c = { { 0 } };
+	int fd = -1, sv[2], other = -1, newfd;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, sockdup_stats(&st));
+	ASSERT_EQ(1, ul_count_devfds(&fd));
+
+	/* closed: EBADF inside, reopened, the call succeeds */
+	close(fd);
+	EXPECT_EQ(0, sockdup_stats(&st));
+	ASSERT_EQ(1, ul_count_devfds(&fd));
+
+	/* the number now names a socket of the program's: left alone */
+	ASSERT_EQ(fd, dup2(sv[1], fd));
+	EXPECT_EQ(0, sockdup_share(sv[0], getpid(), 0, &c));
+	newfd = sockdup_redeem(&c, 0);
+	EXPECT_LE(0, newfd);
+	close(newfd);
+	EXPECT_EQ(0, sd_kcmp_file(getpid(), fd, getpid(), sv[1]));
+	EXPECT_EQ(1, ul_count_devfds(&other));
+	EXPECT_NE(fd, other);
+	EXPECT_EQ(0, sd_xfer(sv[0], fd, "still mine")) TH_LOG("%s", sd_errmsg());
+	close(fd);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+TEST_HARNESS_MAIN
