@@ -13,8 +13,11 @@
 #                      (PREFIX=/usr/local, DESTDIR, BINDIR, LIBDIR, INCLUDEDIR,
 #                      MANDIR, PKGCONFIGDIR)
 #   userlib-uninstall  the reverse
+#   demo               the examples with real TCP clients, in the VM (KERNEL=6.1
+#                      for the other kernel) or here when /dev/sockdup exists
 #   demo-host          run the demo directly (a host with /dev/sockdup)
-# "all", "install" and "uninstall" get these as prerequisites.
+# Hooks of the top Makefile: all-y (userlib), vmbin-y (the static programs),
+# unit-y (userlib-unit), install-y (userlib-install).
 
 UL_GOAL := $(.DEFAULT_GOAL)
 
@@ -47,10 +50,11 @@ INCLUDEDIR	?= $(PREFIX)/include
 MANDIR		?= $(PREFIX)/share/man
 PKGCONFIGDIR	?= $(LIBDIR)/pkgconfig
 
-.PHONY: userlib userlib-unit userlib-install userlib-uninstall demo-host
-all: userlib
-install: userlib-install
-uninstall: userlib-uninstall
+.PHONY: userlib userlib-unit userlib-install userlib-uninstall demo demo-host
+all-y += userlib
+vmbin-y += $(UL_PROGS)
+unit-y += userlib-unit
+install-y += userlib-install
 
 userlib: $(UL_SO) $(UL_LIB)/$(UL_SONAME) $(UL_LIB)/libsockdup.so $(UL_A) \
 	 $(UL_PROGS)
@@ -139,7 +143,10 @@ userlib-uninstall:
 		$(UL_MAN1:userlib/man/%='$(DESTDIR)$(MANDIR)/man1/%') \
 		$(UL_MAN3:userlib/man/%='$(DESTDIR)$(MANDIR)/man3/%')
 
-# ---- demo on a host that has /dev/sockdup ----
+# ---- demo ----
+
+demo:
+	@KERNEL="$(KERNEL)" userlib/demo.sh
 
 demo-host: userlib
 	@SOCKDUP_BIN=$(CURDIR)/$(UL_BIN) sh selftests/qemu/modes/demo.sh
