@@ -188,6 +188,8 @@ TEST_F(redeem, eperm_other_process_then_target_succeeds)
 	EXPECT_EQ(EPERM, err) TH_LOG("other process: %s", strerror(err));
 	EXPECT_EQ(0, sd_wait(self->child));
 	self->child = -1;
+	close(self->ctl);
+	self->ctl = -1;
 	ASSERT_COOKIE_STILL_VALID();
 }
 
@@ -210,6 +212,8 @@ TEST_F(redeem, eperm_fork_of_target)
 	EXPECT_EQ(EPERM, err) TH_LOG("fork of target: %s", strerror(err));
 	EXPECT_EQ(0, sd_wait(self->child));
 	self->child = -1;
+	close(self->ctl);
+	self->ctl = -1;
 	ASSERT_COOKIE_STILL_VALID();
 }
 
@@ -270,6 +274,8 @@ TEST_F(redeem, eperm_repeated_then_target_succeeds)
 	EXPECT_EQ(0, err) TH_LOG("20 tries by a non-target: %d", err);
 	EXPECT_EQ(0, sd_wait(self->child));
 	self->child = -1;
+	close(self->ctl);
+	self->ctl = -1;
 	ASSERT_COOKIE_STILL_VALID();
 }
 
