@@ -36,12 +36,13 @@ static DECLARE_DELAYED_WORK(sockdup_sweep_work, sockdup_sweep);
 /*
  * Protects sockdup_sweep_armed and sockdup_sweep_at, and orders the
  * mod_delayed_work() calls that change the sweeper's timer, so a later
- * sweep never overrides an earlier one that is still needed.
+ * sweep never overrides an earlier one that is still needed.  SHARE reads
+ * both without the lock first: a stale value only sends it to the lock.
  */
 static DEFINE_SPINLOCK(sockdup_sweep_lock);
-/* The sweeper's timer is set for sockdup_sweep_at (jiffies). */
+/* The sweeper's timer is set to fire at about sockdup_sweep_at (ktime ns). */
 static bool sockdup_sweep_armed;
-static unsigned long sockdup_sweep_at;
+static u64 sockdup_sweep_at;
 
 /**
  * sockdup_pid_alive() - whether a thread-group pid still names a live
@@ -68,50 +69,48 @@ bool sockdup_pid_alive(struct pid *pid)
 	return alive;
 }
 
-/* Arm the sweeper for @delay jiffies from now unless it runs earlier. */
-static void sockdup_sweep_arm(unsigned long delay)
+/* Arm the sweeper for @at (ktime ns) unless it runs earlier already. */
+static void sockdup_sweep_arm(u64 at, u64 now)
 {
-	unsigned long at = jiffies + delay;
+	unsigned long delay = 1;
+
+	/* Rounded up, so the sweep never runs before @at. */
+	if (at > now)
+		delay = nsecs_to_jiffies(at - now) + 1;
 
 	spin_lock(&sockdup_sweep_lock);
-	if (!sockdup_sweep_armed || time_before(at, sockdup_sweep_at)) {
-		sockdup_sweep_armed = true;
-		sockdup_sweep_at = at;
+	if (!sockdup_sweep_armed || at < sockdup_sweep_at) {
+		WRITE_ONCE(sockdup_sweep_armed, true);
+		WRITE_ONCE(sockdup_sweep_at, at);
 		mod_delayed_work(system_wq, &sockdup_sweep_work, delay);
 	}
 	spin_unlock(&sockdup_sweep_lock);
 }
 
-/* Jiffies from @now until @when (ktime ns), rounded up, at least 1. */
-static unsigned long sockdup_ns_to_delay(u64 when, u64 now)
+static u64 sockdup_sweep_period_ns(void)
 {
-	if (when <= now)
-		return 1;
-	return max(nsecs_to_jiffies(when - now) + 1, 1UL);
-}
-
-static unsigned long sockdup_sweep_period(void)
-{
-	return max(msecs_to_jiffies(READ_ONCE(sockdup_sweep_ms)), 1UL);
+	return (u64)READ_ONCE(sockdup_sweep_ms) * NSEC_PER_MSEC;
 }
 
 /**
  * sockdup_sweep_kick() - make sure the sweeper runs by a share's expiry
  * @expires_ns: expiry time of a share just inserted (ktime_get_ns()).
+ * @now: ktime_get_ns() of the caller.
+ *
+ * An armed sweeper re-arms itself at most sweep_ms later for as long as
+ * shares are pending, so only a sweeper that is idle or set to run after
+ * @expires_ns needs to be moved.
  *
  * Context: Process context.  Lock-free when the sweeper already runs early
  * enough (the common case), otherwise takes sockdup_sweep_lock.
  */
-void sockdup_sweep_kick(u64 expires_ns)
+void sockdup_sweep_kick(u64 expires_ns, u64 now)
 {
-	unsigned long delay = min(sockdup_ns_to_delay(expires_ns,
-						      ktime_get_ns()),
-				  sockdup_sweep_period());
-
 	if (READ_ONCE(sockdup_sweep_armed) &&
-	    time_before_eq(READ_ONCE(sockdup_sweep_at), jiffies + delay))
+	    READ_ONCE(sockdup_sweep_at) <= expires_ns)
 		return;
-	sockdup_sweep_arm(delay);
+	sockdup_sweep_arm(min(expires_ns, now + sockdup_sweep_period_ns()),
+			  now);
 }
 
 /* Release @e if it expired or its target exited; return its expiry else. */
@@ -142,14 +141,14 @@ static u64 sockdup_sweep_one(struct sockdup_entry *e, u64 now)
 static void sockdup_sweep(struct work_struct *work)
 {
 	u64 start = ktime_get_ns();
-	u64 next = start + (u64)READ_ONCE(sockdup_sweep_ms) * NSEC_PER_MSEC;
+	u64 next = start + sockdup_sweep_period_ns();
 	struct rhashtable_iter iter;
 	struct sockdup_entry *e;
 	unsigned int seen = 0;
 
 	/* Shares inserted from now on must arm the sweeper again. */
 	spin_lock(&sockdup_sweep_lock);
-	sockdup_sweep_armed = false;
+	WRITE_ONCE(sockdup_sweep_armed, false);
 	spin_unlock(&sockdup_sweep_lock);
 
 	rhashtable_walk_enter(&sockdup_table, &iter);
@@ -178,7 +177,7 @@ static void sockdup_sweep(struct work_struct *work)
 
 	/* Run again while shares are pending; SHAREs re-arm it otherwise. */
 	if (atomic_read(&sockdup_pending))
-		sockdup_sweep_arm(sockdup_ns_to_delay(next, ktime_get_ns()));
+		sockdup_sweep_arm(next, ktime_get_ns());
 }
 
 /**

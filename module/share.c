@@ -28,24 +28,31 @@
 static struct pid *sockdup_get_target(pid_t nr, kuid_t *euid)
 {
 	struct task_struct *leader;
-	struct pid *pid;
+	struct pid *pid = NULL;
+	struct pid *found;
 
 	if (nr <= 0)
 		return ERR_PTR(-ESRCH);
-	pid = find_get_pid(nr);
-	if (!pid)
-		return ERR_PTR(-ESRCH);
 
 	rcu_read_lock();
-	leader = pid_task(pid, PIDTYPE_TGID);
-	if (!leader || sockdup_group_exited(leader)) {
-		rcu_read_unlock();
-		put_pid(pid);
-		return ERR_PTR(-ESRCH);
+	found = find_vpid(nr);
+	leader = pid_task(found, PIDTYPE_TGID);
+	if (leader && !sockdup_group_exited(leader)) {
+		*euid = task_euid(leader);
+		pid = get_pid(found);
 	}
-	*euid = task_euid(leader);
 	rcu_read_unlock();
-	return pid;
+	return pid ?: ERR_PTR(-ESRCH);
+}
+
+/* Draw a cookie: 128 bits of the kernel CSPRNG (batched, per cpu). */
+static void sockdup_draw_cookie(u8 *cookie)
+{
+	u64 rnd[2] = { get_random_u64(), get_random_u64() };
+
+	BUILD_BUG_ON(sizeof(rnd) != SOCKDUP_COOKIE_SIZE);
+	memcpy(cookie, rnd, sizeof(rnd));
+	memzero_explicit(rnd, sizeof(rnd));
 }
 
 /* The TTL a SHARE asked for, in ms, or 0 if it is above the maximum. */
@@ -134,7 +141,7 @@ long sockdup_ioctl_share(void __user *uarg, unsigned int usize)
 		goto out_free_entry;
 	}
 	do {
-		get_random_bytes(e->cookie, sizeof(e->cookie));
+		sockdup_draw_cookie(e->cookie);
 		if (copy_to_user(ushare->cookie, e->cookie,
 				 sizeof(e->cookie))) {
 			err = -EFAULT;
@@ -153,7 +160,7 @@ long sockdup_ioctl_share(void __user *uarg, unsigned int usize)
 	 * Published: the table owns the entry and its pins, and it may be
 	 * released and freed at any moment, so @e is not touched again.
 	 */
-	sockdup_sweep_kick(expires);
+	sockdup_sweep_kick(expires, now);
 	return 0;
 
 out_free_entry:
