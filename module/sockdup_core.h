@@ -59,9 +59,13 @@ enum sockdup_reason {
  *	table's per-bucket locks; RCU readers follow it without a lock.
  * @cookie: the 128-bit cookie, the table key.  Written once before the
  *	entry is inserted, then read-only.
+ * @ref: references to the entry.  The table holds one from insertion until
+ *	the releaser drops it; every lookup takes a temporary one with
+ *	refcount_inc_not_zero() under RCU.
+ * @state: an &enum sockdup_state, changed only by atomic_cmpxchg().
+ * @target: thread-group &struct pid of the only process allowed to redeem.
  * @file: the pinned socket file; the reference is taken at SHARE time
  *	and dropped when the last reference to the entry goes.
- * @target: thread-group &struct pid of the only process allowed to redeem.
  * @sharer: thread-group &struct pid of the process that shared.
  * @user: per-user quota record charged for this share.  Only the releaser
  *	touches it (to uncharge); it must not be dereferenced otherwise,
@@ -69,10 +73,6 @@ enum sockdup_reason {
  * @created_ns: ktime_get_ns() at SHARE time.
  * @expires_ns: ktime_get_ns() value at which the share expires.
  * @id: non-secret number naming the share in listings.
- * @state: an &enum sockdup_state, changed only by atomic_cmpxchg().
- * @ref: references to the entry.  The table holds one from insertion until
- *	the releaser drops it; every lookup takes a temporary one with
- *	refcount_inc_not_zero() under RCU.
  * @sharer_uid: effective uid of the sharer at SHARE time.
  * @target_uid: effective uid of the target at SHARE time.
  * @rcu: frees the memory a grace period after the last reference went,
@@ -83,19 +83,21 @@ enum sockdup_reason {
  * whoever drops the last reference (sockdup_entry_put()) fputs @file, puts
  * both pids and frees the memory after an RCU grace period.  All fields
  * but @state and @ref are constant while the entry is in the table.
+ *
+ * What a REDEEM touches comes first: 48 bytes, 112 in all on x86_64.
  */
 struct sockdup_entry {
 	struct rhash_head node;
 	u8 cookie[SOCKDUP_COOKIE_SIZE];
-	struct file *file;
+	refcount_t ref;
+	atomic_t state;
 	struct pid *target;
+	struct file *file;
 	struct pid *sharer;
 	struct sockdup_user *user;
 	u64 created_ns;
 	u64 expires_ns;
 	u64 id;
-	atomic_t state;
-	refcount_t ref;
 	kuid_t sharer_uid;
 	kuid_t target_uid;
 	struct rcu_head rcu;
