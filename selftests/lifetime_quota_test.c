@@ -21,7 +21,6 @@
 FIXTURE(quota) {
 	int dev;
 	struct agent target, target2, user;
-	struct sd_params params;
 	struct sockdup_stats st0;
 	int nr;
 	int socks[MAX_SHARES], peers[MAX_SHARES];
@@ -39,14 +38,14 @@ FIXTURE_SETUP(quota)
 		a[i]->ctl = -1;
 		a[i]->child = -1;
 	}
-	ASSERT_EQ(0, params_save(&self->params));
+	ASSERT_EQ(0, params_reset());
 	self->dev = sd_open();
 	ASSERT_LE(0, self->dev);
 	ASSERT_EQ(0, agent_spawn(&self->target, 0, 0));
 	ASSERT_EQ(0, agent_spawn(&self->target2, 0, 0));
 	ASSERT_EQ(0, agent_spawn(&self->user, 1000, 0));
 	/* let what earlier tests left behind drain (not required) */
-	sd_wait_pending(self->dev, 0, 2 * self->params.val[SD_SWEEP] + 500);
+	sd_wait_pending(self->dev, 0, 2 * param_orig(SD_SWEEP) + 500);
 	ASSERT_EQ(0, sd_stats(self->dev, &self->st0));
 }
 
@@ -66,7 +65,7 @@ FIXTURE_TEARDOWN(quota)
 	agent_kill(&self->user);
 	if (self->dev >= 0)
 		close(self->dev);
-	EXPECT_EQ(0, params_restore(&self->params));
+	EXPECT_EQ(0, params_reset());
 }
 
 /*
@@ -214,7 +213,7 @@ TEST_F(quota, freed_by_reap)
 	int64_t t0, waited;
 
 	ASSERT_EQ(0, param_set("sweep_ms", FAST_SWEEP_MS));
-	sleep_ms(self->params.val[SD_SWEEP] + 50);
+	sleep_ms(param_orig(SD_SWEEP) + 50);
 	ASSERT_EQ(0, param_set("max_per_user", cap_user(self)));
 	fill(_metadata, self, N - 1, LONG_TTL_MS);
 	ASSERT_EQ(0, share_new(self, self->target2.pid, LONG_TTL_MS, &s));

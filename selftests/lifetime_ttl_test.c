@@ -22,7 +22,6 @@
 FIXTURE(ttl) {
 	int dev;
 	struct agent target;
-	struct sd_params params;
 	int sock, peer;
 };
 
@@ -32,7 +31,7 @@ FIXTURE_SETUP(ttl)
 	self->sock = self->peer = -1;
 	self->target.ctl = -1;
 	self->target.pid = self->target.child = -1;
-	ASSERT_EQ(0, params_save(&self->params));
+	ASSERT_EQ(0, params_reset());
 	self->dev = sd_open();
 	ASSERT_LE(0, self->dev);
 	ASSERT_EQ(0, agent_spawn(&self->target, 0, 0));
@@ -48,7 +47,7 @@ FIXTURE_TEARDOWN(ttl)
 		close(self->peer);
 	if (self->dev >= 0)
 		close(self->dev);
-	EXPECT_EQ(0, params_restore(&self->params));
+	EXPECT_EQ(0, params_reset());
 }
 
 /* Close our copy of the shared socket so only the share pins it. */

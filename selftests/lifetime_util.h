@@ -287,6 +287,43 @@ static inline int params_restore(const struct sd_params *p)
 	return ret;
 }
 
+/*
+ * The parameters the module had when the test program started, and
+ * params_reset() to put them back.  A fixture calls it in its setup and its
+ * teardown: FIXTURE_TEARDOWN() does not run after a failed ASSERT (the
+ * harness's longjmp() clobbers its idea of which process it is in), so the
+ * next setup mends what a failed test left, and the program's exit mends
+ * what its last test left.
+ */
+static struct sd_params sd_params_orig;
+static pid_t sd_params_pid;
+
+__attribute__((constructor)) static void sd_params_init(void)
+{
+	sd_params_pid = params_save(&sd_params_orig) ? 0 : getpid();
+}
+
+static inline int params_reset(void)
+{
+	if (!sd_params_pid) {
+		errno = ENOENT;
+		return -1;
+	}
+	return params_restore(&sd_params_orig);
+}
+
+__attribute__((destructor)) static void sd_params_fini(void)
+{
+	if (sd_params_pid && sd_params_pid == getpid())
+		params_reset();
+}
+
+/* A parameter as it was when the program started. */
+static inline long param_orig(int which)
+{
+	return sd_params_orig.val[which];
+}
+
 /* ---- socket kinds ---- */
 
 enum sk_kind {
