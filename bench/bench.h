@@ -8,6 +8,11 @@
  * round, rounds repeated, so slow drift of the (shared, emulated) machine
  * hits every case alike.  Each case keeps one figure per round; the report
  * prints min/median/max over the rounds.
+ *
+ * Batch sizes are calibrated so that every case's timed batch lasts about
+ * the same time (--batch-us): a host that preempts the VM's virtual CPUs
+ * now and then then spoils the same share of every case's batches, and the
+ * median stays clean as long as fewer than half of them are hit.
  */
 #ifndef SOCKDUP_BENCH_H
 #define SOCKDUP_BENCH_H
@@ -34,8 +39,10 @@ struct bench_case {
 	enum bench_unit unit;
 	/* Shares the pool must hold (untimed) before the batch; 0 for most. */
 	unsigned long pending;
-	/* Operations per batch, as a multiple of the batch size (1 if 0). */
-	unsigned int batch_mult;
+	/* Threads or processes that each run the batch (1 if 0). */
+	unsigned int nworkers;
+	/* Operations per batch: calibrated, or --batch. */
+	unsigned int n;
 	/* Run @n operations, store the cost per operation in *ns; 0 or -errno. */
 	int (*run)(struct bench_case *c, unsigned int n, double *ns);
 	/* Filled by the runner. */
@@ -64,8 +71,13 @@ struct bench_mem {
 /* Global state shared by the cases (bench/main.c). */
 struct bench_env {
 	int quick;
-	unsigned int rounds;
-	unsigned int batch;
+	unsigned int rounds;		/* rounds of the main cases */
+	unsigned int scale_rounds;	/* rounds of the scale cases */
+	unsigned int scale_visits;	/* batches per scale case per round */
+	unsigned int max_samples;	/* figures a case can keep */
+	unsigned int batch;		/* fixed batch size; 0: calibrate */
+	unsigned int batch_us;		/* timed length of a calibrated batch */
+	unsigned int max_batch;		/* largest batch (descriptors, shares) */
 	unsigned int ncpus;
 	int dev;		/* /dev/sockdup */
 	int sock;		/* the socket every case passes around */
@@ -81,6 +93,11 @@ struct bench_env {
 	unsigned int nscale;
 	unsigned long mem_n;
 	struct bench_mem mem;
+	/* CPU the kernel burns while the bench sleeps, per pending count */
+	double idle_busy[BENCH_MAX_SCALE + 1];	/* percent of all CPUs */
+	unsigned long idle_n[BENCH_MAX_SCALE + 1];
+	unsigned int nidle;
+	char clocksource[32];
 	const char *json_path;
 };
 
@@ -138,7 +155,12 @@ int scale_setup(void);
 void scale_teardown(void);
 int pool_set(unsigned long n);
 unsigned int scale_register(struct bench_case *tab, unsigned int max);
+int scale_run(struct bench_case *tab, unsigned int n);
 int mem_measure(void);
+
+/* main.c: the runner */
+int case_batch(struct bench_case *c, int keep);
+int case_calibrate(struct bench_case *c);
 
 /* concurrency.c */
 unsigned int conc_register(struct bench_case *tab, unsigned int max);

@@ -545,9 +545,9 @@ int cases_setup(void)
 {
 	struct rlimit rl;
 
-	/* a batch keeps up to env.batch descriptors open at once */
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < env.batch + 1024) {
-		rl.rlim_cur = env.batch + 1024;
+	/* a batch keeps up to max_batch descriptors open at once */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < env.max_batch + 1024) {
+		rl.rlim_cur = env.max_batch + 1024;
 		if (rl.rlim_max < rl.rlim_cur)
 			rl.rlim_max = rl.rlim_cur;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
@@ -559,7 +559,7 @@ int cases_setup(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, stream_pair) ||
 	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, dgram_pair))
 		return -errno;
-	if (need(env.batch))
+	if (need(env.max_batch))
 		return -ENOMEM;
 	if (sd_share(env.dev, env.sock, env.self, env.ttl_ms, query_cookie))
 		return -errno;

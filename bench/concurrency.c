@@ -176,11 +176,11 @@ unsigned int conc_register(struct bench_case *tab, unsigned int max)
 {
 	static const struct bench_case cc[] = {
 		{ "conc_1t", "concurrency", "share + redeem + close, 1 thread",
-		  UNIT_THROUGHPUT, .run = run_1t },
+		  UNIT_THROUGHPUT, .nworkers = 1, .run = run_1t },
 		{ "conc_2t", "concurrency", "share + redeem + close, 2 threads, 2 CPUs",
-		  UNIT_THROUGHPUT, .run = run_2t },
+		  UNIT_THROUGHPUT, .nworkers = 2, .run = run_2t },
 		{ "conc_2p", "concurrency", "share + redeem + close, 2 processes, 2 CPUs",
-		  UNIT_THROUGHPUT, .run = run_2p },
+		  UNIT_THROUGHPUT, .nworkers = 2, .run = run_2p },
 	};
 	unsigned int i, n = env.ncpus >= 2 ? 3 : 1;
 
@@ -198,9 +198,7 @@ unsigned int conc_register(struct bench_case *tab, unsigned int max)
 	}
 	if (env.ncpus < 2)
 		printf("sockdup-bench: one CPU online: no two-CPU concurrency cases\n");
-	for (i = 0; i < n && i < max; i++) {
+	for (i = 0; i < n && i < max; i++)
 		tab[i] = cc[i];
-		tab[i].batch_mult = 2;
-	}
 	return i;
 }

@@ -2,8 +2,14 @@
 /*
  * sockdup-bench: sockdup against SCM_RIGHTS and pidfd_getfd, side by side.
  *
- * Usage: sockdup-bench [--quick] [--rounds R] [--batch B] [--json FILE]
+ * Usage: sockdup-bench [--quick] [--json FILE] [--rounds R]
+ *                      [--scale-rounds R] [--scale-visits K]
+ *                      [--batch-us US | --batch N] [--max-batch N]
  *                      [--scale N1,N2,N3] [--mem-n N]
+ *
+ * Defaults: 101 rounds of the main cases, batches of about 300 us of timed
+ * work each (at most 2000 ops); 11 rounds of the scale cases, 5 batches of
+ * each case per round; 100,000 shares for the memory figure.
  *
  * Needs /dev/sockdup and root (the scale and memory cases raise the module's
  * caps through /sys/module/sockdup/parameters/ and restore them on exit).
@@ -17,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -206,40 +213,73 @@ static void case_summarize(struct bench_case *c)
 }
 
 /*
- * One round: one batch of every case, in table order.  The scale cases come
- * last in increasing N, so the pool grows inside a round and is emptied by
- * the first case of the next round.
+ * Run one batch of @c (after bringing the pool of pending shares to what
+ * the case wants) and keep its figure if @keep.  A case that fails is
+ * marked and skipped from then on; the others go on.
  */
-static int run_round(struct bench_case *tab, unsigned int ncases, int keep)
+int case_batch(struct bench_case *c, int keep)
 {
-	unsigned int i;
+	double ns = 0;
+	int err;
 
-	for (i = 0; i < ncases; i++) {
-		struct bench_case *c = &tab[i];
-		unsigned int n = env.batch * (c->batch_mult ? c->batch_mult : 1);
+	if (c->failed)
+		return 0;
+	err = pool_set(c->pending);
+	if (!err)
+		err = c->run(c, c->n, &ns);
+	if (err) {
+		bench_fail("case %s failed: %s", c->id, strerror(-err));
+		c->failed = 1;
+		return 0;
+	}
+	if (keep && c->nsamples < env.max_samples)
+		c->samples[c->nsamples++] = ns;
+	return 0;
+}
+
+/*
+ * Pick the batch size of @c: the best of three short batches gives the
+ * cost of one op; the batch then lasts --batch-us of timed work.
+ */
+int case_calibrate(struct bench_case *c)
+{
+	unsigned int nw = c->nworkers ? c->nworkers : 1, i;
+	double best = 0, n;
+
+	if (env.batch) {
+		c->n = env.batch;
+		return 0;
+	}
+	c->n = 20;
+	for (i = 0; i < 3 && !c->failed; i++) {
 		double ns = 0;
-		int err;
+		int err = pool_set(c->pending);
 
-		if (c->failed)
-			continue;
-		err = pool_set(c->pending);
 		if (!err)
-			err = c->run(c, n, &ns);
+			err = c->run(c, c->n, &ns);
 		if (err) {
 			bench_fail("case %s failed: %s", c->id, strerror(-err));
 			c->failed = 1;
-			continue;
+			break;
 		}
-		if (keep)
-			c->samples[c->nsamples++] = ns;
+		if (!i || ns < best)
+			best = ns;
 	}
-	return pool_set(0);
+	n = best > 0 ? env.batch_us * 1000.0 / (best * nw) : 100;
+	if (n < 10)
+		n = 10;
+	if (n > env.max_batch)
+		n = env.max_batch;
+	c->n = (unsigned int)n;
+	return 0;
 }
 
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: sockdup-bench [--quick] [--rounds R] [--batch B] [--json FILE]\n"
+		"usage: sockdup-bench [--quick] [--json FILE] [--rounds R]\n"
+		"                     [--scale-rounds R] [--scale-visits K]\n"
+		"                     [--batch-us US | --batch N] [--max-batch N]\n"
 		"                     [--scale N1,N2,N3] [--mem-n N]\n");
 	exit(2);
 }
@@ -266,6 +306,10 @@ static void parse_args(int argc, char **argv)
 		{ "quick", no_argument, NULL, 'q' },
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "batch", required_argument, NULL, 'b' },
+		{ "batch-us", required_argument, NULL, 'u' },
+		{ "max-batch", required_argument, NULL, 'M' },
+		{ "scale-rounds", required_argument, NULL, 'R' },
+		{ "scale-visits", required_argument, NULL, 'V' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "scale", required_argument, NULL, 's' },
 		{ "mem-n", required_argument, NULL, 'm' },
@@ -276,8 +320,12 @@ static void parse_args(int argc, char **argv)
 	int o;
 
 	env.quick = q && *q && strcmp(q, "0");
-	env.rounds = 21;
-	env.batch = 1000;
+	env.rounds = 101;
+	env.scale_rounds = 11;
+	env.scale_visits = 5;
+	env.batch = 0;
+	env.batch_us = 300;
+	env.max_batch = 2000;
 	env.scale_n[0] = 10;
 	env.scale_n[1] = 1000;
 	env.scale_n[2] = 100000;
@@ -289,7 +337,10 @@ static void parse_args(int argc, char **argv)
 			env.quick = 1;
 	if (env.quick) {
 		env.rounds = 3;
-		env.batch = 50;
+		env.scale_rounds = 2;
+		env.scale_visits = 1;
+		env.batch_us = 200;
+		env.max_batch = 100;
 		env.scale_n[1] = 100;
 		env.scale_n[2] = 1000;
 		env.mem_n = 1000;
@@ -304,6 +355,18 @@ static void parse_args(int argc, char **argv)
 		case 'b':
 			env.batch = strtoul(optarg, NULL, 0);
 			break;
+		case 'u':
+			env.batch_us = strtoul(optarg, NULL, 0);
+			break;
+		case 'M':
+			env.max_batch = strtoul(optarg, NULL, 0);
+			break;
+		case 'R':
+			env.scale_rounds = strtoul(optarg, NULL, 0);
+			break;
+		case 'V':
+			env.scale_visits = strtoul(optarg, NULL, 0);
+			break;
 		case 'j':
 			env.json_path = optarg;
 			break;
@@ -317,7 +380,10 @@ static void parse_args(int argc, char **argv)
 			usage();
 		}
 	}
-	if (optind != argc || !env.rounds || !env.batch)
+	if (env.batch > env.max_batch)
+		env.max_batch = env.batch;
+	if (optind != argc || !env.rounds || !env.batch_us || !env.max_batch ||
+	    !env.scale_visits)
 		usage();
 }
 
@@ -328,10 +394,34 @@ static void on_signal(int sig)
 	exit(1);
 }
 
+/* Pin the calling task to @cpu (if there is such a CPU). */
+static void pin_cpu(unsigned int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu >= env.ncpus)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void read_clocksource(void)
+{
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+
+	snprintf(env.clocksource, sizeof(env.clocksource), "?");
+	if (!f)
+		return;
+	if (fgets(env.clocksource, sizeof(env.clocksource), f))
+		env.clocksource[strcspn(env.clocksource, "\n")] = 0;
+	fclose(f);
+}
+
 int main(int argc, char **argv)
 {
 	struct bench_case *tab;
-	unsigned int ncases = 0, i;
+	unsigned int ncases = 0, nmain, i, r;
 	long ncpus;
 	int err, failed = 0;
 	uint64_t t0;
@@ -344,6 +434,7 @@ int main(int argc, char **argv)
 	ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	env.ncpus = ncpus > 0 ? ncpus : 1;
 	env.self = getpid();
+	read_clocksource();
 
 	env.dev = open(SOCKDUP_DEVICE, O_RDWR | O_CLOEXEC);
 	if (env.dev < 0) {
@@ -353,8 +444,11 @@ int main(int argc, char **argv)
 	err = scale_setup();
 	if (!err)
 		err = cases_setup();
+	/* the worker on the second CPU, the bench on the first */
+	pin_cpu(1);
 	if (!err)
 		err = worker_start();
+	pin_cpu(0);
 	if (err) {
 		bench_fail("setup: %s", strerror(-err));
 		return 1;
@@ -365,15 +459,18 @@ int main(int argc, char **argv)
 		return 1;
 	ncases += cases_register(tab + ncases, BENCH_MAX_CASES - ncases);
 	ncases += conc_register(tab + ncases, BENCH_MAX_CASES - ncases);
+	nmain = ncases;
 	ncases += scale_register(tab + ncases, BENCH_MAX_CASES - ncases);
+	env.max_samples = env.rounds > env.scale_rounds * env.scale_visits ?
+			  env.rounds : env.scale_rounds * env.scale_visits;
 	for (i = 0; i < ncases; i++) {
-		tab[i].samples = calloc(env.rounds, sizeof(double));
+		tab[i].samples = calloc(env.max_samples, sizeof(double));
 		if (!tab[i].samples)
 			return 1;
 	}
 
-	printf("sockdup-bench: %u cases, %u rounds (+1 warm-up), batch %u%s\n",
-	       ncases, env.rounds, env.batch, env.quick ? " (quick)" : "");
+	printf("sockdup-bench: %u cases; %u rounds, %u scale rounds (+1 warm-up each); %s\n",
+	       ncases, env.rounds, env.scale_rounds, env.quick ? "quick" : "full");
 	t0 = now_ns();
 
 	/* memory first: the share cache is as fresh as it will ever be */
@@ -382,13 +479,20 @@ int main(int argc, char **argv)
 		bench_fail("memory: %s", strerror(-err));
 		failed = 1;
 	}
-	for (i = 0; i <= env.rounds; i++) {
-		err = run_round(tab, ncases, i > 0);
-		if (err) {
-			bench_fail("round %u: %s", i, strerror(-err));
-			failed = 1;
-			break;
-		}
+
+	/* the main cases: calibrate, one warm-up round, the rounds */
+	for (i = 0; i < nmain; i++)
+		case_calibrate(&tab[i]);
+	for (r = 0; r <= env.rounds; r++)
+		for (i = 0; i < nmain; i++)
+			case_batch(&tab[i], r > 0);
+	err = pool_set(0);
+	/* the scale cases: their own rounds, the pool changes are costly */
+	if (!err)
+		err = scale_run(tab + nmain, ncases - nmain);
+	if (err) {
+		bench_fail("scale: %s", strerror(-err));
+		failed = 1;
 	}
 	for (i = 0; i < ncases; i++) {
 		failed |= tab[i].failed;

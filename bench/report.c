@@ -22,8 +22,9 @@
 struct ratio {
 	const char *id;
 	char label[96];
-	const char *num, *den;	/* case ids; NULL: value given */
-	double value;		/* NAN when not available */
+	char num[32], den[32];	/* case ids; empty: value given */
+	double value;		/* of medians; NAN when not available */
+	double value_min;	/* of minimums */
 	double target;		/* 0: no target, informational */
 	const char *status;	/* met, MISSED, n/a, info */
 	const char *note;
@@ -49,6 +50,13 @@ static double med_of(struct bench_case *tab, unsigned int n, const char *id)
 	return c ? c->median : NAN;
 }
 
+static double min_of(struct bench_case *tab, unsigned int n, const char *id)
+{
+	struct bench_case *c = case_find(tab, n, id);
+
+	return c ? c->min : NAN;
+}
+
 static void add(struct ratio *r, unsigned int *nr, const char *id,
 		const char *label, struct bench_case *tab, unsigned int n,
 		const char *num, const char *den, double target)
@@ -58,9 +66,12 @@ static void add(struct ratio *r, unsigned int *nr, const char *id,
 
 	x->id = id;
 	snprintf(x->label, sizeof(x->label), "%s", label);
-	x->num = num;
-	x->den = den;
+	snprintf(x->num, sizeof(x->num), "%s", num);
+	snprintf(x->den, sizeof(x->den), "%s", den);
 	x->value = isnan(a) || isnan(b) || b <= 0 ? NAN : a / b;
+	a = min_of(tab, n, num);
+	b = min_of(tab, n, den);
+	x->value_min = isnan(a) || isnan(b) || b <= 0 ? NAN : a / b;
 	x->target = target;
 	if (isnan(x->value))
 		x->status = "n/a";
@@ -106,6 +117,7 @@ static unsigned int ratios(struct bench_case *tab, unsigned int n,
 	snprintf(x->label, sizeof(x->label),
 		 "batch redeem per socket / SCM_RIGHTS 253 per fd");
 	x->value = NAN;
+	x->value_min = NAN;
 	x->target = 0.5;
 	x->status = "n/a";
 	x->note = "no batch ABI yet";
@@ -133,6 +145,7 @@ static unsigned int ratios(struct bench_case *tab, unsigned int n,
 		 "kernel memory per pending share (bytes)");
 	x->target = 128;
 	x->value = env.mem.done ? env.mem.kernel_per_share : NAN;
+	x->value_min = env.mem.done ? env.mem.kernel_min : NAN;
 	x->status = isnan(x->value) ? "n/a" :
 		    x->value <= x->target ? "met" : "MISSED";
 	return nr;
@@ -170,11 +183,13 @@ void report_table(FILE *f, struct bench_case *tab, unsigned int n)
 
 	uname(&u);
 	machine(cpu, sizeof(cpu));
-	fprintf(f, "\nsockdup-bench: Linux %s %s, %u CPUs (%s)\n", u.release,
-		u.machine, env.ncpus, cpu);
-	fprintf(f, "%u rounds x batch %u, interleaved; ns per op, min / median / max over rounds%s\n\n",
-		env.rounds, env.batch, env.quick ? " (QUICK: figures not meaningful)" : "");
-	fprintf(f, "%-12s %-46s %9s %9s %9s\n", "group", "case", "min", "median", "max");
+	fprintf(f, "\nsockdup-bench: Linux %s %s, %u CPUs (%s), clocksource %s\n",
+		u.release, u.machine, env.ncpus, cpu, env.clocksource);
+	fprintf(f, "ns per op, min / median / max over %u rounds (scale: %u rounds x %u batches),\n"
+		"cases interleaved, one batch of each case per round, batches sized to ~%u us of timed work%s\n\n",
+		env.rounds, env.scale_rounds, env.scale_visits, env.batch_us,
+		env.quick ? " (QUICK: figures not meaningful)" : "");
+	fprintf(f, "%-12s %-46s %6s %9s %9s %9s\n", "group", "case", "batch", "min", "median", "max");
 	for (i = 0; i < n; i++) {
 		struct bench_case *c = &tab[i];
 
@@ -182,11 +197,11 @@ void report_table(FILE *f, struct bench_case *tab, unsigned int n)
 			fputc('\n', f);
 		group = c->group;
 		if (c->failed || !c->nsamples) {
-			fprintf(f, "%-12s %-46s %29s\n", c->group, c->label, "FAILED");
+			fprintf(f, "%-12s %-46s %36s\n", c->group, c->label, "FAILED");
 			continue;
 		}
-		fprintf(f, "%-12s %-46s %9.0f %9.0f %9.0f", c->group, c->label,
-			c->min, c->median, c->max);
+		fprintf(f, "%-12s %-46s %6u %9.0f %9.0f %9.0f", c->group, c->label,
+			c->n, c->min, c->median, c->max);
 		if (c->unit == UNIT_THROUGHPUT)
 			fprintf(f, "  (%.0f ops/s)", 1e9 / c->median);
 		fputc('\n', f);
@@ -205,17 +220,28 @@ void report_table(FILE *f, struct bench_case *tab, unsigned int n)
 			m->kernel_min, m->kernel_max);
 	}
 
+	if (env.nidle)
+		fprintf(f, "\nbusy CPU while the bench sleeps (kernel background work, %% of all CPUs):");
+	for (i = 0; i < env.nidle; i++)
+		fprintf(f, "%s %lu pending: %.1f%%", i ? "," : "", env.idle_n[i],
+			env.idle_busy[i]);
+	if (env.nidle)
+		fputc('\n', f);
+
 	nr = ratios(tab, n, r);
-	fprintf(f, "\n%-56s %8s %8s  %s\n", "ratio (of medians)", "value", "target", "status");
+	fprintf(f, "\n%-56s %8s %8s %8s  %s\n", "ratio", "medians", "(mins)", "target",
+		"status (on medians)");
 	for (i = 0; i < nr; i++) {
-		char v[16], t[16];
+		char v[16], vm[16], t[16];
 
 		snprintf(v, sizeof(v), isnan(r[i].value) ? "-" : "%.2f", r[i].value);
+		snprintf(vm, sizeof(vm), isnan(r[i].value_min) ? "-" : "(%.2f)",
+			 r[i].value_min);
 		if (r[i].target)
 			snprintf(t, sizeof(t), "<= %g", r[i].target);
 		else
 			snprintf(t, sizeof(t), "-");
-		fprintf(f, "%-56s %8s %8s  %s%s%s%s\n", r[i].label, v, t,
+		fprintf(f, "%-56s %8s %8s %8s  %s%s%s%s\n", r[i].label, v, vm, t,
 			r[i].status, r[i].note ? " (" : "",
 			r[i].note ? r[i].note : "", r[i].note ? ")" : "");
 	}
@@ -264,8 +290,12 @@ int report_json(FILE *f, struct bench_case *tab, unsigned int n)
 	jstr(f, cpu);
 	fprintf(f, ",\n  \"ncpus\": %u,\n  \"time\": %lld,\n", env.ncpus,
 		(long long)now);
-	fprintf(f, "  \"quick\": %s,\n  \"rounds\": %u,\n  \"batch\": %u,\n",
-		env.quick ? "true" : "false", env.rounds, env.batch);
+	fprintf(f, "  \"clocksource\": ");
+	jstr(f, env.clocksource);
+	fprintf(f, ",\n  \"quick\": %s,\n  \"rounds\": %u,\n  \"scale_rounds\": %u,\n"
+		"  \"scale_visits\": %u,\n  \"batch_us\": %u,\n  \"fixed_batch\": %u,\n",
+		env.quick ? "true" : "false", env.rounds, env.scale_rounds,
+		env.scale_visits, env.batch_us, env.batch);
 	fprintf(f, "  \"unit\": \"ns/op\",\n  \"cases\": [\n");
 	for (i = 0; i < n; i++) {
 		struct bench_case *c = &tab[i];
@@ -280,6 +310,9 @@ int report_json(FILE *f, struct bench_case *tab, unsigned int n)
 		fprintf(f, ", \"ok\": %s", ok ? "true" : "false");
 		if (c->pending)
 			fprintf(f, ", \"pending\": %lu", c->pending);
+		fprintf(f, ", \"batch\": %u", c->n);
+		if (c->nworkers > 1)
+			fprintf(f, ", \"workers\": %u", c->nworkers);
 		fprintf(f, ", \"min\": ");
 		jnum(f, ok ? c->min : NAN);
 		fprintf(f, ", \"median\": ");
@@ -323,14 +356,21 @@ int report_json(FILE *f, struct bench_case *tab, unsigned int n)
 	} else {
 		fprintf(f, "null");
 	}
-	fprintf(f, ",\n  \"ratios\": [\n");
+	fprintf(f, ",\n  \"background_cpu_percent\": [");
+	for (i = 0; i < env.nidle; i++) {
+		fprintf(f, "%s{\"pending\": %lu, \"busy\": ", i ? ", " : "",
+			env.idle_n[i]);
+		jnum(f, env.idle_busy[i]);
+		fputc('}', f);
+	}
+	fprintf(f, "],\n  \"ratios\": [\n");
 	nr = ratios(tab, n, r);
 	for (i = 0; i < nr; i++) {
 		fprintf(f, "    {\"id\": ");
 		jstr(f, r[i].id);
 		fprintf(f, ", \"label\": ");
 		jstr(f, r[i].label);
-		if (r[i].num) {
+		if (*r[i].num) {
 			fprintf(f, ", \"num\": ");
 			jstr(f, r[i].num);
 			fprintf(f, ", \"den\": ");
@@ -338,6 +378,8 @@ int report_json(FILE *f, struct bench_case *tab, unsigned int n)
 		}
 		fprintf(f, ", \"value\": ");
 		jnum(f, r[i].value);
+		fprintf(f, ", \"value_of_mins\": ");
+		jnum(f, r[i].value_min);
 		fprintf(f, ", \"target\": ");
 		jnum(f, r[i].target ? r[i].target : NAN);
 		fprintf(f, ", \"status\": ");

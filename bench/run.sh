@@ -11,6 +11,10 @@
 # guest on the kernel command line), and run-vm.sh's SOCKDUP_VM_* knobs.
 # Exit status: 0 when the program ran every case on every kernel, whatever
 # the figures; 1 otherwise.
+#
+# The VM runs at the caller's priority: on a shared machine, `nice make
+# bench` is polite but lets other load preempt the guest more often; the
+# bench's medians of short interleaved batches are built to cope with it.
 
 set -euo pipefail
 
@@ -45,7 +49,7 @@ for k in "${kernels[@]}"; do
 	echo "bench: $rel (QEMU $accel, $vm_cpus vCPUs, $vm_mem MB)" >&2
 	mkdir -p "$out"
 	vrc=0
-	nice selftests/qemu/run-vm.sh "$rel" bench "${args[@]}" >"$out/bench-run.txt" 2>&1 || vrc=$?
+	selftests/qemu/run-vm.sh "$rel" bench "${args[@]}" >"$out/bench-run.txt" 2>&1 || vrc=$?
 	verdict=$out/verdict-bench.log
 	if ! grep -q '^@@sockdup json ' "$verdict" 2>/dev/null; then
 		echo "bench: $rel: no results; see $out/bench-run.txt and $out/console-bench.log" >&2

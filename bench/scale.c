@@ -8,7 +8,14 @@
  * pins the open file again.
  *
  * Scale: the same op as the same-process sockdup case (SHARE + REDEEM +
- * close of one more share) while N shares are pending.
+ * close of one more share) while N shares are pending, in steady state: the
+ * scale cases have rounds of their own, in zig-zag order (10, 1000, 100000,
+ * then 100000, 1000, 10, ...) so the pool changes by the least, a few
+ * batches of a case at each visit (--scale-visits), and after a
+ * large change the bench sleeps a little so the table's deferred resize
+ * (rhashtable grows and shrinks in a worker) is over before it measures.
+ * Then the CPU the kernel burns while the bench sleeps, with no share and
+ * with the largest N pending (the expiry sweeper walks the table).
  *
  * Memory: meminfo (Slab, VmallocUsed, Percpu) and the module's slab cache
  * (objects * slab_size from /sys/kernel/slab/<cache>/, /proc/slabinfo when
@@ -99,7 +106,7 @@ int scale_setup(void)
 	memset(pool, 0, pool_cap * SOCKDUP_COOKIE_SIZE);
 
 	/* the pool, a batch in flight to the worker, the QUERY share, slack */
-	want += 4ul * env.batch + 1024;
+	want += 4ul * env.max_batch + 1024;
 	snprintf(buf, sizeof(buf), "%lu", want);
 	for (i = 0; i < 2; i++) {
 		char cur[32];
@@ -179,6 +186,93 @@ unsigned int scale_register(struct bench_case *tab, unsigned int max)
 		};
 	}
 	return i;
+}
+
+/* Let deferred work (table resize, RCU frees) finish after a big change. */
+static void pool_settle(unsigned long from, unsigned long to)
+{
+	unsigned long d = from > to ? from - to : to - from;
+
+	if (d >= 10000)
+		usleep(env.quick ? 50000 : 500000);
+	else if (d >= 1000)
+		usleep(env.quick ? 10000 : 100000);
+}
+
+/* Share of all CPUs (percent) busy over @ms while this process sleeps. */
+static double idle_busy(unsigned int ms)
+{
+	unsigned long long a[8], b[8], busy, total;
+	FILE *f;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		unsigned long long *v = i ? b : a;
+
+		f = fopen("/proc/stat", "r");
+		if (!f)
+			return -1;
+		if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			   &v[7]) != 8) {
+			fclose(f);
+			return -1;
+		}
+		fclose(f);
+		if (!i)
+			usleep(ms * 1000);
+	}
+	total = busy = 0;
+	for (i = 0; i < 8; i++) {
+		total += b[i] - a[i];
+		if (i != 3 && i != 4)	/* idle, iowait */
+			busy += b[i] - a[i];
+	}
+	return total ? 100.0 * busy / total : 0;
+}
+
+int scale_run(struct bench_case *tab, unsigned int n)
+{
+	unsigned int r, k, i, ms = env.quick ? 200 : 3000;
+	int err;
+
+	if (!n)
+		return 0;
+	/* one batch size for all: the same op, the same exposure */
+	err = pool_set(tab[0].pending);
+	if (err)
+		return err;
+	case_calibrate(&tab[0]);
+	for (i = 1; i < n; i++)
+		tab[i].n = tab[0].n;
+	for (r = 0; r <= env.scale_rounds; r++) {
+		for (k = 0; k < n; k++) {
+			struct bench_case *c = &tab[r % 2 ? n - 1 - k : k];
+			unsigned long from = pool_n;
+
+			err = pool_set(c->pending);
+			if (err)
+				return err;
+			pool_settle(from, c->pending);
+			for (i = 0; i < env.scale_visits; i++)
+				case_batch(c, r > 0);
+		}
+	}
+
+	/* background CPU: with the largest N pending, then with none */
+	env.nidle = 0;
+	for (k = 0; k < 2; k++) {
+		unsigned long level = k ? 0 : tab[n - 1].pending;
+		unsigned long from = pool_n;
+
+		err = pool_set(level);
+		if (err)
+			return err;
+		pool_settle(from, level);
+		env.idle_n[env.nidle] = level;
+		env.idle_busy[env.nidle++] = idle_busy(ms);
+	}
+	return 0;
 }
 
 /* ---- memory ---- */
