@@ -144,7 +144,9 @@ static inline int ul_go(struct ul_proc *p, const char *line)
 	int ret;
 
 	snprintf(buf, sizeof(buf), "%s\n", line);
-	ret = sd_send(p->go, buf, strlen(buf));
+	ret = write(p->go, buf, strlen(buf)) == (ssize_t)strlen(buf) ? 0 : -1;
+	if (ret)
+		sd_seterr("write to the child: %s", strerror(errno));
 	close(p->go);
 	p->go = -1;
 	return ret;
