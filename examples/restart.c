@@ -227,7 +227,8 @@ static int start_replacement(int lfd)
 	/* the handover: share with the new pid, send the token as text */
 	err = sockdup_share_token(lfd, pid, 10000, token);
 	if (err) {
-		fprintf(stderr, "%s: share: %s\n", name, strerror(-err));
+		printf("%s: cannot share the listening socket: %s; still serving\n",
+		       name, strerror(-err));
 		kill(pid, SIGKILL);
 		close(tp[1]);
 		close(rp[0]);
@@ -351,7 +352,7 @@ int main(int argc, char **argv)
 	/* the socket stays open in the new generation, if there is one */
 	close(lfd);
 	printf("%s: %s, stopped accepting, draining %ld connection(s) in flight\n",
-	       name, handed_over ? "the next generation is accepting" : "stopping",
+	       name, handed_over ? "the next generation is accepting" : "told to stop",
 	       __atomic_load_n(&inflight, __ATOMIC_ACQUIRE));
 	while (__atomic_load_n(&inflight, __ATOMIC_ACQUIRE))
 		usleep(10000);

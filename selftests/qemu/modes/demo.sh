@@ -93,10 +93,10 @@ wait "$bpid"
 brc=$?
 exec 3>&-
 show "$tmp/broker.log"
-b_sum=$(sed -n 's/^client: \([0-9]*\) attempted, \([0-9]*\) served, \([0-9]*\) failed.*/\2\/\1 served, \3 failed/p' "$tmp/broker.log")
+b_sum=$(sed -n 's/^client: \([0-9]*\) attempted, \([0-9]*\) served, \([0-9]*\) failed.*/\2 of \1 connections served, \3 failed/p' "$tmp/broker.log")
 workers=$(grep -c '^client:   worker-' "$tmp/broker.log")
 if [ "$crc" = 0 ] && [ "$brc" = 0 ] && [ "$workers" = 3 ]; then
-	b_res="broker: ${b_sum:-?} by 3 workers"
+	b_res="broker: ${b_sum:-?}, 3 workers"
 	result ok "$b_res"
 else
 	b_res="broker FAILED (client exit $crc, broker exit $brc, $workers workers served): ${b_sum:-no client summary}"
@@ -151,10 +151,10 @@ for p in $gens; do
 done
 exec 4>&-
 show "$tmp/restart.log"
-r_sum=$(sed -n 's/^client: \([0-9]*\) attempted, \([0-9]*\) served, \([0-9]*\) failed.*/\2\/\1 served, \3 failed/p' "$tmp/restart.log")
+r_sum=$(sed -n 's/^client: \([0-9]*\) attempted, \([0-9]*\) served, \([0-9]*\) failed.*/\2 of \1 connections served, \3 failed/p' "$tmp/restart.log")
 handoffs=$(grep -c 'redeemed the listening socket' "$tmp/restart.log")
 if [ "$crc" = 0 ] && [ "$r_ok" = 1 ] && [ "$handoffs" = 2 ]; then
-	r_res="restart: ${r_sum:-?} across 2 handoffs"
+	r_res="restart: ${r_sum:-?}, 2 handoffs"
 	result ok "$r_res"
 else
 	r_res="restart FAILED (client exit $crc, $handoffs of 2 handoffs): ${r_sum:-no client summary}"
