@@ -99,6 +99,7 @@ struct bench_env {
 	unsigned int nidle;
 	char clocksource[32];
 	const char *json_path;
+	const char *only;	/* --only: the cases to run, NULL: all */
 };
 
 extern struct bench_env env;

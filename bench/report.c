@@ -30,7 +30,7 @@ struct ratio {
 	const char *note;
 };
 
-#define MAX_RATIOS	16
+#define MAX_RATIOS	20
 
 struct bench_case *case_find(struct bench_case *tab, unsigned int n,
 			     const char *id)
@@ -131,6 +131,12 @@ static unsigned int ratios(struct bench_case *tab, unsigned int n,
 		snprintf(label, sizeof(label), "redeem, %lu pending / %lu pending",
 			 env.scale_n[env.nscale - 1], env.scale_n[0]);
 		add(r, &nr, "scale", label, tab, n, hi, lo, 1.1);
+		snprintf(id_lo, sizeof(id_lo), "miss_scale_%lu", env.scale_n[0]);
+		snprintf(id_hi, sizeof(id_hi), "miss_scale_%lu",
+			 env.scale_n[env.nscale - 1]);
+		snprintf(label, sizeof(label), "lookup miss, %lu pending / %lu pending",
+			 env.scale_n[env.nscale - 1], env.scale_n[0]);
+		add(r, &nr, "scale_lookup", label, tab, n, id_hi, id_lo, 0);
 	}
 	add(r, &nr, "conc_2t_speedup",
 	    "throughput 2 threads / 1 thread", tab, n, "conc_1t",

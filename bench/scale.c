@@ -32,6 +32,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -169,23 +170,58 @@ static int run_scale(struct bench_case *c, unsigned int n, double *ns)
 	return sd_same_batch(n, ns);
 }
 
+/* Unknown cookies, a different one each op: a random bucket each time. */
+#define MISS_COOKIES	4096
+static uint8_t (*miss)[SOCKDUP_COOKIE_SIZE];
+
+static int run_miss(struct bench_case *c, unsigned int n, double *ns)
+{
+	uint64_t t0;
+	unsigned int i;
+
+	(void)c;
+	if (!miss) {
+		miss = calloc(MISS_COOKIES, SOCKDUP_COOKIE_SIZE);
+		if (!miss || getrandom(miss, MISS_COOKIES * SOCKDUP_COOKIE_SIZE, 0) !=
+			     MISS_COOKIES * SOCKDUP_COOKIE_SIZE)
+			return -ENOMEM;
+	}
+	errno = 0;
+	if (sd_redeem(env.dev, miss[0]) != -1 || errno != ENOENT)
+		return -(errno ? errno : EIO);
+	t0 = now_ns();
+	for (i = 0; i < n; i++)
+		sd_redeem(env.dev, miss[i % MISS_COOKIES]);
+	*ns = (double)(now_ns() - t0) / n;
+	return 0;
+}
+
 unsigned int scale_register(struct bench_case *tab, unsigned int max)
 {
 	unsigned int i;
 
-	for (i = 0; i < env.nscale && i < max; i++) {
-		char *id, *label;
+	unsigned int k = 0;
+
+	for (i = 0; i < env.nscale && k + 2 <= max; i++) {
+		char *id, *label, *id2, *label2;
 
 		if (asprintf(&id, "sd_scale_%lu", env.scale_n[i]) < 0 ||
 		    asprintf(&label, "share + redeem + close, %lu pending",
+			     env.scale_n[i]) < 0 ||
+		    asprintf(&id2, "miss_scale_%lu", env.scale_n[i]) < 0 ||
+		    asprintf(&label2, "REDEEM unknown cookie, %lu pending",
 			     env.scale_n[i]) < 0)
-			return i;
-		tab[i] = (struct bench_case) {
+			return k;
+		tab[k++] = (struct bench_case) {
 			.id = id, .group = "scale", .label = label,
 			.pending = env.scale_n[i], .run = run_scale,
 		};
+		tab[k++] = (struct bench_case) {
+			.id = id2, .group = "scale", .label = label2,
+			.pending = env.scale_n[i], .run = run_miss,
+		};
 	}
-	return i;
+	return k;
 }
 
 /* Let deferred work (table resize, RCU frees) finish after a big change. */
@@ -238,13 +274,19 @@ int scale_run(struct bench_case *tab, unsigned int n)
 
 	if (!n)
 		return 0;
-	/* one batch size for all: the same op, the same exposure */
+	/* one batch size per kind of op, calibrated at the smallest N */
 	err = pool_set(tab[0].pending);
 	if (err)
 		return err;
-	case_calibrate(&tab[0]);
-	for (i = 1; i < n; i++)
-		tab[i].n = tab[0].n;
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < i; k++)
+			if (tab[k].run == tab[i].run)
+				break;
+		if (k < i)
+			tab[i].n = tab[k].n;
+		else
+			case_calibrate(&tab[i]);
+	}
 	for (r = 0; r <= env.scale_rounds; r++) {
 		for (k = 0; k < n; k++) {
 			struct bench_case *c = &tab[r % 2 ? n - 1 - k : k];
@@ -443,7 +485,7 @@ int mem_measure(void)
 	m->n = env.mem_n;
 	m->reps = env.quick ? 1 : 3;
 	if (!m->n)
-		return 0;
+		return pool_set(0);
 	cache_find(m);
 	for (r = 0; r < m->reps; r++) {
 		struct mem_snap a, b;
