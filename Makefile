@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# sockdup top-level Makefile.  The module itself is described in Kbuild.
+#
+#   make                   module, library and tests for the installed headers
+#   make KDIR=<dir>        the same for another kernel build tree
+#   make check             style, builds and VM runs on every tested kernel
+#   make vm [KERNEL=<release|series|kernel dir>] [MODE=check] [TESTS=a_test,b_test]
+#                          one VM run (default: KDIR's kernel, mode check)
+#   make vm-all MODE=<mode>  one VM run per tested kernel (KERNELS)
+#   make deps              install missing packages, extract kselftest/checkpatch
+#   make style             checkpatch.pl --strict and kernel-doc
+#   make clean | install | help
+#   V=1                    show the commands and the VM consoles
+#
+# Everything generated goes to build/: build/<release>/ per kernel,
+# build/tests/ (test programs), build/bin/ (static programs for the VM).
+#
+# Other parts of the tree plug in with a build.mk fragment (*/build.mk or
+# selftests/*/build.mk), which may append targets to these hooks:
+#   all-y      built by plain `make` (library, tools, examples)
+#   vmbin-y    put static programs in build/bin/ (copied to /sockdup/bin)
+#   unit-y     host-side unit tests, run by `make check` (exit 0 = pass)
+#   install-y  run by `make install`
+#   clean-y    run by `make clean`
+# A fragment can also add its own targets (demo, bench, fuzz) on top of
+# `make vm-all MODE=<mode>` or selftests/qemu/run-vm.sh.  Host unit tests
+# can also be a `test` target in <dir>/Makefile: `make check` runs
+# `make -C <dir> test` for every top-level directory that has one.
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+MAKEFLAGS += --no-print-directory
+endif
+export V
+
+BUILD := $(CURDIR)/build
+
+# The kernel to build for: the running kernel's build tree when it has one,
+# otherwise the newest installed Debian headers.
+KDIR ?= $(or $(wildcard /lib/modules/$(shell uname -r)/build),$(shell \
+	ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1))
+krelease = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' \
+	$(1)/include/generated/utsrelease.h 2>/dev/null)
+KRELEASE = $(call krelease,$(KDIR))
+MODDIR = $(BUILD)/$(KRELEASE)/mod
+
+# The kernels `make check` and the VM modes run on: the newest installed
+# release of each supported Debian line (6.1 and 6.12).
+KERNELS ?= $(shell selftests/qemu/kernels.sh)
+MODE ?= check
+
+.DEFAULT_GOAL := all
+all:
+
+all-y :=
+vmbin-y :=
+unit-y :=
+install-y :=
+clean-y :=
+-include $(filter-out build/%,$(wildcard */build.mk selftests/*/build.mk))
+
+.PHONY: all deps module tests vmbins vm-inputs vm vm-all check style install \
+	clean help
+
+all: deps module tests $(all-y)
+
+deps:
+	$(Q)selftests/qemu/deps.sh
+
+# The module is built out of tree in build/<release>/mod/, a copy of Kbuild,
+# module/ and uapi/: one copy per kernel so that builds for several kernels
+# do not clobber each other.  cp -p keeps mtimes, so rebuilds stay minimal.
+module:
+	$(Q)test -n "$(KDIR)" -a -d "$(KDIR)" || \
+		{ echo "no kernel build tree (KDIR=$(KDIR)): run make deps" >&2; exit 1; }
+	$(Q)test -n "$(KRELEASE)" || \
+		{ echo "cannot read the release of $(KDIR)" >&2; exit 1; }
+	$(Q)mkdir -p $(MODDIR)/module $(MODDIR)/uapi/linux
+	$(Q)for f in $(MODDIR)/module/*.[ch] $(MODDIR)/uapi/linux/*.h; do \
+		[ -e "$$f" ] || continue; \
+		[ -e "$${f#$(MODDIR)/}" ] || rm -f "$$f" "$${f%.c}.o"; \
+	done
+	$(Q)cp -p Kbuild $(MODDIR)/
+	$(Q)cp -p $(wildcard module/*.[ch]) $(MODDIR)/module/
+	$(Q)cp -p $(wildcard uapi/linux/*.h) $(MODDIR)/uapi/linux/
+	$(Q)$(MAKE) -C $(KDIR) M=$(MODDIR) modules
+
+tests: deps
+	$(Q)$(MAKE) -C selftests
+
+vmbins: $(vmbin-y)
+
+# What selftests/qemu/run-vm.sh needs before it packs an initramfs.
+vm-inputs: module tests vmbins
+
+vm:
+	$(Q)selftests/qemu/run-vm.sh $(or $(KERNEL),$(KRELEASE)) $(MODE) \
+		$(if $(TESTS),sockdup_tests=$(TESTS))
+
+vm-all:
+	$(Q)rc=0; for k in $(KERNELS); do \
+		selftests/qemu/run-vm.sh $$k $(MODE) \
+			$(if $(TESTS),sockdup_tests=$(TESTS)) || rc=1; \
+	done; exit $$rc
+
+check:
+	$(Q)KERNELS="$(KERNELS)" UNIT="$(unit-y)" scripts/check.sh
+
+style: deps
+	$(Q)scripts/style.sh
+
+install: module $(install-y)
+	$(Q)$(MAKE) -C $(KDIR) M=$(MODDIR) modules_install
+
+clean: $(clean-y)
+	$(Q)rm -rf build
+	$(Q)rm -f *.o *.ko *.mod *.mod.c .*.cmd Module.symvers modules.order \
+		module/*.o module/.*.cmd
+
+help:
+	@sed -n '3,/^$$/s/^# \{0,1\}//p' Makefile
