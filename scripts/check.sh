@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# `make check`: the whole test lane, in order.
+#   1. dependencies (selftests/qemu/deps.sh; stops here if it fails)
+#   2. style: checkpatch.pl --strict and kernel-doc over module/ and uapi/
+#   3. builds: test and VM programs; sockdup.ko for every kernel with W=1
+#      (any compiler or modpost warning fails)
+#   4. the VM run (mode check) on every kernel: selftests/qemu/run-vm.sh
+#   5. host-side unit tests: every target of the Makefile's unit-y hook
+# Every step is a test result; the last line is "N passed, N failed" (plus
+# ", N skipped"), counted over all steps and all kernels.  Exit status 1 if
+# anything failed.
+#
+# Environment (set by the Makefile): KERNELS (releases, series or kernel
+# directories), UNIT (unit-y targets), V.
+
+set -uo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top" || exit 2
+build=$top/build
+mkdir -p "$build"
+
+export W=1
+V=${V:-0}
+mflags=()
+[ "$V" = 1 ] || mflags=(--no-print-directory)
+
+pass=0
+fail=0
+skip=0
+n=0
+start=$SECONDS
+
+result() {	# result 0|1 description
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		pass=$((pass + 1))
+		echo "ok $n $2"
+	else
+		fail=$((fail + 1))
+		echo "not ok $n $2"
+	fi
+}
+
+indent() { sed 's/^/#   /'; }
+
+# Run a command with its output in a log; print the log when it fails (or
+# always with V=1).  Returns the command's status.
+logged() {	# logged LOG command...
+	local log=$1 rc
+	shift
+	"$@" >"$log" 2>&1
+	rc=$?
+	if [ "$rc" != 0 ] || [ "$V" = 1 ]; then
+		indent <"$log"
+	fi
+	return "$rc"
+}
+
+if ! selftests/qemu/deps.sh; then
+	echo "deps failed: cannot test"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+read -r -a kernels <<<"${KERNELS:-$(selftests/qemu/kernels.sh | tr '\n' ' ')}"
+if [ "${#kernels[@]}" -eq 0 ]; then
+	echo "no kernels to test"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+echo "# style"
+logged "$build/style-checkpatch.log" scripts/style.sh checkpatch
+result $? "checkpatch.pl --strict: module/*.[ch] uapi/linux/*.h"
+logged "$build/style-kernel-doc.log" scripts/style.sh kernel-doc
+result $? "kernel-doc -none -Wall: module/*.[ch] uapi/linux/*.h"
+
+echo "# build"
+exec 9>"$build/.lock"
+flock 9
+logged "$build/build-programs.log" nice make "${mflags[@]}" tests vmbins
+programs=$?
+result "$programs" "test programs (build/tests) and VM programs (build/bin)"
+
+declare -A built
+for k in "${kernels[@]}"; do
+	# The same resolution as run-vm.sh: a series, a release or a directory.
+	kdir=""
+	rel=$k
+	if [[ $k =~ ^[0-9]+\.[0-9]+$ ]]; then
+		rel=$(selftests/qemu/kernels.sh "$k" 2>/dev/null)
+	fi
+	if [ -d "$k/build" ]; then
+		kdir=$k/build
+	elif [ -d "$k" ]; then
+		kdir=$k
+	elif [ -n "$rel" ] && [ -d "/usr/src/linux-headers-$rel" ]; then
+		kdir=/usr/src/linux-headers-$rel
+	fi
+	if [ -z "$kdir" ]; then
+		result 1 "sockdup.ko for $k: no such kernel"
+		continue
+	fi
+	log=$build/build-module-$(basename "$rel").log
+	nice make "${mflags[@]}" module KDIR="$kdir" >"$log" 2>&1
+	rc=$?
+	[ "$V" = 1 ] && indent <"$log"
+	if [ "$rc" != 0 ]; then
+		indent <"$log"
+		result 1 "sockdup.ko for $rel with W=1: build failed"
+	elif grep -qiE 'warning:|error:' "$log"; then
+		grep -iE 'warning:|error:' "$log" | indent
+		result 1 "sockdup.ko for $rel with W=1: warnings"
+	else
+		result 0 "sockdup.ko for $rel with W=1: no warnings"
+		built[$k]=1
+	fi
+done
+flock -u 9
+
+for k in "${kernels[@]}"; do
+	if [ -z "${built[$k]:-}" ] || [ "$programs" != 0 ]; then
+		result 1 "VM run on $k: skipped, its build failed"
+		continue
+	fi
+	res=$build/.result-check-$(basename "$k")
+	rm -f "$res"
+	SOCKDUP_NO_BUILD=1 SOCKDUP_RESULT=$res selftests/qemu/run-vm.sh "$k" check
+	if [ -f "$res" ]; then
+		read -r p f s < <(sed -n 's/.* pass=\([0-9]*\) fail=\([0-9]*\) skip=\([0-9]*\).*/\1 \2 \3/p' "$res")
+		pass=$((pass + ${p:-0}))
+		fail=$((fail + ${f:-0}))
+		skip=$((skip + ${s:-0}))
+	else
+		result 1 "VM run on $k: no result (see above)"
+	fi
+done
+
+read -r -a units <<<"${UNIT:-}"
+if [ "${#units[@]}" -gt 0 ]; then
+	echo "# host unit tests"
+fi
+for u in "${units[@]}"; do
+	log=$build/unit-${u//\//_}.log
+	logged "$log" nice make "${mflags[@]}" "$u"
+	rc=$?
+	# A unit target that prints TAP counts per test case.
+	read -r p f s < <(awk '
+		/^ok [0-9]+/ && / # SKIP/ { s++; next }
+		/^ok [0-9]+/ { p++ }
+		/^not ok [0-9]+/ { f++ }
+		END { print p + 0, f + 0, s + 0 }' "$log")
+	if [ $((p + f + s)) -gt 0 ]; then
+		[ "$V" = 1 ] || grep -E '^not ok ' "$log" | indent
+		pass=$((pass + p))
+		fail=$((fail + f))
+		skip=$((skip + s))
+		echo "# make $u: $p passed, $f failed, $s skipped"
+		if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+			result 1 "make $u: exit status $rc"
+		fi
+	else
+		result "$rc" "make $u"
+	fi
+done
+
+summary="$pass passed, $fail failed"
+[ "$skip" = 0 ] || summary+=", $skip skipped"
+echo "# make check took $((SECONDS - start)) s"
+echo "$summary"
+[ "$fail" = 0 ]
