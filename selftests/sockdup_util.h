@@ -696,13 +696,10 @@ static inline socklen_t sd_loopback(int family, struct sockaddr_storage *ss)
 		a->sin6_family = AF_INET6;
 		a->sin6_addr = in6addr_loopback;
 		return sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-		a->sin_family = AF_INET;
-		a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		return sizeof(*a);
 	}
+	((struct sockaddr_in *)ss)->sin_family = AF_INET;
+	((struct sockaddr_in *)ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sizeof(struct sockaddr_in);
 }
 
 /* A bound inet socket of @type on loopback; fills @ss/@len with its name. */
@@ -990,23 +987,15 @@ static inline int sd_sock_check_io(const struct sd_sock *s, int fd)
 }
 
 /*
- * One probe of whether @s's socket is still open, seen from outside.
- * Return: 1 closed, 0 open, -1 probe failure.
+ * One probe of whether @s's socket (not a stream kind) is still open, seen
+ * from outside.  Return: 1 closed, 0 open, -1 probe failure.
  */
 static inline int sd_sock_probe(const struct sd_sock *s)
 {
 	int fd, err = 0, ret;
 	socklen_t len = sizeof(err);
-	short rev;
 
 	switch (s->kind) {
-	case SD_TCP:
-	case SD_TCP6:
-	case SD_UNIX_STREAM:
-	case SD_UNIX_SEQPACKET:
-		/* EOF (FIN, or RST if data was unread) or hang-up. */
-		rev = sd_poll1(s->peer, POLLRDHUP, 0);
-		return !!(rev & (POLLRDHUP | POLLHUP | POLLERR));
 	case SD_UNIX_DGRAM:
 		/* Sending to a dead peer fails; to a live one it queues. */
 		if (send(s->peer, "p", 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
@@ -1065,10 +1054,12 @@ static inline int sd_sock_probe(const struct sd_sock *s)
  * @wait_ms: how long to keep probing for the close to show
  *
  * What "seen closed" means per kind: the peer reads EOF or a reset (TCP,
- * AF_UNIX stream/seqpacket), the peer's send is refused (AF_UNIX dgram), the
- * UDP port is free again, the listener refuses connections.  The probes
- * leave traces: AF_UNIX dgram probes queue a byte on the socket and listener
- * probes queue connections (sd_xfer() and sd_sock_check_io() skip them).
+ * AF_UNIX stream/seqpacket: poll() reports POLLRDHUP/POLLHUP/POLLERR, or a
+ * MSG_DONTWAIT read returns 0 instead of failing with EAGAIN), the peer's
+ * send is refused (AF_UNIX dgram), the UDP port is free again, the listener
+ * refuses connections.  The probes leave traces: AF_UNIX dgram probes queue
+ * a byte on the socket and listener probes queue connections (sd_xfer() and
+ * sd_sock_check_io() skip them).
  *
  * Use sd_sock_closed(s, SD_WAIT_MS) == 1 for "it has closed now" and
  * sd_sock_closed(s, 100) == 0 for "it is still open".
@@ -1082,8 +1073,14 @@ static inline int sd_sock_closed(const struct sd_sock *s, int wait_ms)
 
 	if (sd_kind_stream(s->kind)) {
 		short rev = sd_poll1(s->peer, POLLRDHUP, wait_ms);
+		char c;
 
-		return !!(rev & (POLLRDHUP | POLLHUP | POLLERR));
+		if (rev & (POLLRDHUP | POLLHUP | POLLERR))
+			return 1;
+		/* Not signalled: a read must say "nothing yet", not EOF. */
+		if (recv(s->peer, &c, 1, MSG_DONTWAIT | MSG_PEEK) == 0)
+			return 1;
+		return 0;
 	}
 	for (;;) {
 		ret = sd_sock_probe(s);
