@@ -126,7 +126,8 @@ if gen=$(pidfile_change "$tmp/restart.pid" ""); then
 	for t in 1 2; do
 		sleep 2
 		kill -HUP "$gen"
-		if gen=$(pidfile_change "$tmp/restart.pid" "$gen"); then
+		if next=$(pidfile_change "$tmp/restart.pid" "$gen"); then
+			gen=$next
 			gens="$gens $gen"
 		else
 			r_ok=0
