@@ -123,6 +123,31 @@ TEST_F(ttl, redeem_after_ttl_enoent)
 }
 
 /*
+ * No grace period and no reliance on the sweeper: a REDEEM issued a few
+ * milliseconds after the TTL (counted from when SHARE returned, so the share
+ * has certainly expired) is ENOENT, however soon the sweeper would come.
+ */
+TEST_F(ttl, no_grace_after_ttl)
+{
+	struct sockdup_share s;
+	int i, sock, peer;
+	int64_t t1;
+
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &sock, &peer));
+		ASSERT_EQ(0, sd_share(self->dev, sock, self->target.pid, 200, &s));
+		t1 = now_ms();
+		close(sock);
+		sleep_until_ms(t1 + 200 + 2);
+		EXPECT_EQ(-1, agent_redeem(&self->target, s.cookie, 0, NULL));
+		EXPECT_EQ(ENOENT, errno);
+		/* the lookup that found it expired released it */
+		EXPECT_EQ(1, peer_closed(peer, DROP_BOUND_MS));
+		close(peer);
+	}
+}
+
+/*
  * Nobody touches the share: the peer sees EOF not before the TTL and within
  * DROP_BOUND_MS after it, and STATS.expired counts exactly one.
  */
