@@ -43,6 +43,8 @@ static DEFINE_SPINLOCK(sockdup_sweep_lock);
 /* The sweeper's timer is set to fire at about sockdup_sweep_at (ktime ns). */
 static bool sockdup_sweep_armed;
 static u64 sockdup_sweep_at;
+/* Set at unload: nothing may arm the sweeper any more. */
+static bool sockdup_sweep_stopped;
 
 /**
  * sockdup_pid_alive() - whether a thread-group pid still names a live
@@ -79,6 +81,10 @@ static void sockdup_sweep_arm(u64 at, u64 now)
 		delay = nsecs_to_jiffies(at - now) + 1;
 
 	spin_lock(&sockdup_sweep_lock);
+	if (sockdup_sweep_stopped) {
+		spin_unlock(&sockdup_sweep_lock);
+		return;
+	}
 	if (!sockdup_sweep_armed || at < sockdup_sweep_at) {
 		WRITE_ONCE(sockdup_sweep_armed, true);
 		WRITE_ONCE(sockdup_sweep_at, at);
@@ -111,6 +117,25 @@ void sockdup_sweep_kick(u64 expires_ns, u64 now)
 		return;
 	sockdup_sweep_arm(min(expires_ns, now + sockdup_sweep_period_ns()),
 			  now);
+}
+
+/**
+ * sockdup_sweep_period_changed() - apply a new sweep_ms at once
+ *
+ * Pulls an armed sweep in to one new period from now if it was set later.
+ *
+ * Context: Process context (module parameter write, under the parameter
+ * lock); takes sockdup_sweep_lock.
+ */
+void sockdup_sweep_period_changed(void)
+{
+	u64 now;
+
+	/* Nothing to sweep, or the module is still loading. */
+	if (!atomic_read(&sockdup_pending))
+		return;
+	now = ktime_get_ns();
+	sockdup_sweep_arm(now + sockdup_sweep_period_ns(), now);
 }
 
 /* Release @e if it expired or its target exited; return its expiry else. */
@@ -183,9 +208,16 @@ static void sockdup_sweep(struct work_struct *work)
 /**
  * sockdup_sweep_stop() - stop the sweeper for good
  *
- * Context: Process context, module exit, once no ioctl can run; sleeps.
+ * No ioctl can run any more at unload, but a write to the sweep_ms
+ * parameter still can until the module's sysfs files are gone: the flag
+ * keeps it, and the sweeper itself, from arming the work again.
+ *
+ * Context: Process context, module exit; sleeps.
  */
 void sockdup_sweep_stop(void)
 {
+	spin_lock(&sockdup_sweep_lock);
+	sockdup_sweep_stopped = true;
+	spin_unlock(&sockdup_sweep_lock);
 	cancel_delayed_work_sync(&sockdup_sweep_work);
 }

@@ -55,7 +55,22 @@ MODULE_PARM_DESC(max_per_user,
 SOCKDUP_UINT_PARAM(max_total, 0, INT_MAX);
 MODULE_PARM_DESC(max_total,
 		 "Pending shares in total; more is ENOSPC (default 65536)");
-SOCKDUP_UINT_PARAM(sweep_ms, 10, 60000);
+static int sockdup_set_sweep_ms(const char *val, const struct kernel_param *kp)
+{
+	int err = param_set_uint_minmax(val, kp, 10, 60000);
+
+	/* A shorter period applies now, not after the sweep already armed. */
+	if (!err)
+		sockdup_sweep_period_changed();
+	return err;
+}
+
+static const struct kernel_param_ops sockdup_sweep_ms_ops = {
+	.set = sockdup_set_sweep_ms,
+	.get = param_get_uint,
+};
+
+module_param_cb(sweep_ms, &sockdup_sweep_ms_ops, &sockdup_sweep_ms, 0644);
 MODULE_PARM_DESC(sweep_ms,
 		 "Sweep period in ms; a share whose target exited is released within 2 * sweep_ms (default 1000, range 10-60000)");
 

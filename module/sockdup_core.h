@@ -172,6 +172,7 @@ static inline bool sockdup_group_exited(struct task_struct *leader)
 /* lifetime.c */
 bool sockdup_pid_alive(struct pid *pid);
 void sockdup_sweep_kick(u64 expires_ns, u64 now);
+void sockdup_sweep_period_changed(void);
 void sockdup_sweep_stop(void);
 
 /**

@@ -314,10 +314,11 @@ void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
 	memset(info, 0, sizeof(*info));
 	info->id = e->id;
 	info->sock_ino = file_inode(e->file)->i_ino;
+	/* Unlocked reads: IPV6_ADDRFORM may change the family meanwhile. */
 	if (sk) {
-		info->family = sk->sk_family;
-		info->type = sk->sk_type;
-		info->protocol = sk->sk_protocol;
+		info->family = READ_ONCE(sk->sk_family);
+		info->type = READ_ONCE(sk->sk_type);
+		info->protocol = READ_ONCE(sk->sk_protocol);
 	}
 	info->sharer_pid = sockdup_pid_vnr_alive(e->sharer);
 	info->target_pid = sockdup_pid_vnr_alive(e->target);
