@@ -9,7 +9,9 @@
 #
 #   @@sockdup plan N                 N test programs follow
 #   @@sockdup begin NAME             raw output (TAP) of program NAME follows
-#   @@sockdup end NAME rc=R kernel=K R: exit status, K: ok or dirty
+#   @@sockdup end NAME rc=R kernel=K ms=T
+#                                    R: exit status, K: ok or dirty,
+#                                    T: run time in milliseconds
 #   @@sockdup timeout NAME SECS      NAME was killed after SECS seconds
 #   @@sockdup kmsg LINE              a kernel log line that fails the run
 #   @@sockdup taint VALUE            new taint bits beyond O and E
@@ -29,6 +31,14 @@ mkdir -p "$SOCKDUP_STATE"
 # Per-program timeout in seconds: selftests/settings (kselftest style).
 SOCKDUP_TIMEOUT=$(sed -n 's/^timeout=\([0-9][0-9]*\)$/\1/p' /sockdup/settings 2>/dev/null)
 : "${SOCKDUP_TIMEOUT:=180}"
+
+# sockdup_uptime_ms: milliseconds since boot.
+sockdup_uptime_ms()
+{
+	local up
+	read -r up _ </proc/uptime
+	echo $((${up%.*} * 1000 + 10#${up#*.} * 10))
+}
 
 # sockdup_kmsg_since TS: print the kernel log lines stamped after TS seconds
 # and record the last stamp seen in $SOCKDUP_STATE/kmsg.last.
@@ -126,14 +136,16 @@ sockdup_point()
 # its TAP output, then check the kernel log and taint.
 sockdup_run_test()
 {
-	local path=$1 name=${1##*/} secs=${2:-$SOCKDUP_TIMEOUT} rc kern=ok
+	local path=$1 name=${1##*/} secs=${2:-$SOCKDUP_TIMEOUT} rc kern=ok t0 t1
 	echo "@@sockdup begin $name"
+	t0=$(sockdup_uptime_ms)
 	(cd /tmp && sockdup_timeout "$secs" "$path") 2>&1
 	rc=$?
+	t1=$(sockdup_uptime_ms)
 	[ "$rc" -eq 124 ] && echo "@@sockdup timeout $name $secs"
 	sockdup_kcheck_since tests || kern=dirty
 	sockdup_taint_check || kern=dirty
-	echo "@@sockdup end $name rc=$rc kernel=$kern"
+	echo "@@sockdup end $name rc=$rc kernel=$kern ms=$((t1 - t0))"
 	if [ "$rc" -ne 0 ] || [ "$kern" != ok ]; then
 		sockdup_fail "$name rc=$rc kernel=$kern"
 		return 1

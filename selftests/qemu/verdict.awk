@@ -27,7 +27,7 @@ function result(ok, desc,    d) {
 	printf "%s %d %s\n", ok ? "ok" : "not ok", n, d
 }
 
-function end_program(rc, kern) {
+function end_program(rc, kern, ms) {
 	if (pplan < 0)
 		result(0, prog ": no TAP plan")
 	else if (pcount != pplan)
@@ -38,6 +38,8 @@ function end_program(rc, kern) {
 		result(0, prog ": exit status " rc)
 	if (kern != "ok")
 		result(0, prog ": kernel log or taint dirty after it (see kmsg below)")
+	if (ms != "")
+		printf "# %s: exit status %s, %.1f s\n", prog, rc, ms / 1000
 	inprog = 0
 	ended++
 }
@@ -60,7 +62,7 @@ BEGIN {
 
 /^@@sockdup begin / {
 	if (inprog)
-		end_program("?", "ok")
+		end_program("?", "ok", "")
 	prog = $3
 	pplan = -1
 	pcount = 0
@@ -77,14 +79,17 @@ BEGIN {
 /^@@sockdup end / {
 	rc = "?"
 	kern = "?"
+	ms = ""
 	for (i = 4; i <= NF; i++) {
 		if ($i ~ /^rc=/)
 			rc = substr($i, 4)
 		else if ($i ~ /^kernel=/)
 			kern = substr($i, 8)
+		else if ($i ~ /^ms=/)
+			ms = substr($i, 4)
 	}
 	if (inprog)
-		end_program(rc, kern)
+		end_program(rc, kern, ms)
 	next
 }
 
