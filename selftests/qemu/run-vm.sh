@@ -43,197 +43,202 @@ build=$top/build
 die() { echo "run-vm: $*" >&2; exit 2; }
 say() { [ "${V:-0}" = 1 ] || printf '  %-7s %s\n' "$1" "$2" >&2; }
 
-[ $# -ge 2 ] || die "usage: $0 KERNEL MODE [name=value...]"
-kernel=$1
-mode=$2
-shift 2
-extra=("$@")
+main() {
+	[ $# -ge 2 ] || die "usage: $0 KERNEL MODE [name=value...]"
+	kernel=$1
+	mode=$2
+	shift 2
+	extra=("$@")
 
-[ -f "$here/modes/$mode.sh" ] || die "no mode '$mode' (selftests/qemu/modes/$mode.sh)"
+	[ -f "$here/modes/$mode.sh" ] || die "no mode '$mode' (selftests/qemu/modes/$mode.sh)"
 
-"$here/deps.sh"
+	"$here/deps.sh"
 
-# --- which kernel -----------------------------------------------------------
+	# --- which kernel -----------------------------------------------------------
 
-if [[ $kernel =~ ^[0-9]+\.[0-9]+$ ]]; then
-	kernel=$("$here/kernels.sh" "$kernel") || exit 2
-fi
-
-custom=0
-if [ -d "$kernel" ]; then
-	kernel=$(cd "$kernel" && pwd)
-	if [ -f "$kernel/bzImage" ] && [ -d "$kernel/build" ]; then
-		image=$kernel/bzImage
-		kdir=$kernel/build
-	elif [ -f "$kernel/arch/x86/boot/bzImage" ]; then
-		image=$kernel/arch/x86/boot/bzImage
-		kdir=$kernel
-	else
-		die "$kernel: neither bzImage + build/ nor arch/x86/boot/bzImage"
+	if [[ $kernel =~ ^[0-9]+\.[0-9]+$ ]]; then
+		kernel=$("$here/kernels.sh" "$kernel") || exit 2
 	fi
-	custom=1
-elif [ -f "/boot/vmlinuz-$kernel" ] && [ -d "/usr/src/linux-headers-$kernel" ]; then
-	image=/boot/vmlinuz-$kernel
-	kdir=/usr/src/linux-headers-$kernel
-else
-	die "unknown kernel '$kernel': no /boot/vmlinuz-$kernel with headers, not a kernel directory"
-fi
 
-release=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$kdir/include/generated/utsrelease.h" 2>/dev/null)
-[ -n "$release" ] || die "cannot read the release of $kdir"
-[ "$custom" = 1 ] || [ "$release" = "$kernel" ] ||
-	die "headers $kdir are for $release, not $kernel"
-
-out=$build/$release
-mkdir -p "$out"
-
-if [ "$custom" = 1 ]; then
-	describe="$release (custom kernel $image)"
-else
-	describe="$release (linux-image $(dpkg-query -W -f='${Version}' "linux-image-$release" 2>/dev/null || echo '?'))"
-fi
-
-# Two runs of the same kernel and mode would share their files: the second
-# one waits.  Builds and initramfs packing are serialized over the tree.
-exec 8>"$out/.lock-$mode"
-flock 8
-exec 9>"$build/.lock"
-
-# --- build and pack ---------------------------------------------------------
-
-flock 9
-if [ "${SOCKDUP_NO_BUILD:-0}" != 1 ]; then
-	say MAKE "module for $release, tests, programs"
-	nice make -C "$top" $([ "${V:-0}" = 1 ] || echo --no-print-directory) vm-inputs KDIR="$kdir" >&2
-fi
-ko=$out/mod/sockdup.ko
-[ -f "$ko" ] || die "$ko was not built"
-
-say CPIO "$out/initramfs-$mode.cpio"
-stage=$out/initramfs-$mode
-rm -rf "$stage"
-mkdir -p "$stage"/{bin,dev,etc,proc,root,run,sys,tmp} \
-	"$stage"/sockdup/{bin,modes,tests}
-# A copy, not a link: bin/busybox must never point at itself.
-cp /bin/busybox "$stage/bin/busybox"
-for applet in $(/bin/busybox --list); do
-	[ "$applet" = busybox ] || ln -s busybox "$stage/bin/$applet"
-done
-install -m 0755 "$here/init.sh" "$stage/init"
-cp "$here/lib.sh" "$stage/sockdup/"
-cp "$top/selftests/settings" "$stage/sockdup/settings"
-cp "$ko" "$stage/sockdup/sockdup.ko"
-cp "$here"/modes/*.sh "$stage/sockdup/modes/"
-ntests=0
-for dir in tests bin; do
-	[ -d "$build/$dir" ] || continue
-	for f in "$build/$dir"/*; do
-		[ -f "$f" ] && [ -x "$f" ] || continue
-		if readelf -l "$f" 2>/dev/null | grep -q 'program interpreter'; then
-			echo "run-vm: warning: $f is dynamically linked; it cannot run in the VM" >&2
+	custom=0
+	if [ -d "$kernel" ]; then
+		kernel=$(cd "$kernel" && pwd)
+		if [ -f "$kernel/bzImage" ] && [ -d "$kernel/build" ]; then
+			image=$kernel/bzImage
+			kdir=$kernel/build
+		elif [ -f "$kernel/arch/x86/boot/bzImage" ]; then
+			image=$kernel/arch/x86/boot/bzImage
+			kdir=$kernel
+		else
+			die "$kernel: neither bzImage + build/ nor arch/x86/boot/bzImage"
 		fi
-		cp "$f" "$stage/sockdup/$dir/"
-		[ "$dir" = tests ] && ntests=$((ntests + 1))
-	done
-done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
-	>"$stage/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
-mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
-(cd "$stage" && find . -print0 | LC_ALL=C sort -z |
-	cpio --null -o -H newc -R 0:0 --quiet) >"$out/initramfs-$mode.cpio"
-rm -rf "$stage"
-flock -u 9
-
-# --- boot -------------------------------------------------------------------
-
-per_test=$(sed -n 's/^timeout=\([0-9][0-9]*\)$/\1/p' "$top/selftests/settings")
-per_test=${per_test:-180}
-mode_timeout=$(sed -n 's/^# vm-timeout: *\([0-9][0-9]*\).*/\1/p' "$here/modes/$mode.sh" | head -n 1)
-if [ -n "${SOCKDUP_VM_TIMEOUT:-}" ]; then
-	vm_timeout=$SOCKDUP_VM_TIMEOUT
-elif [ -n "$mode_timeout" ]; then
-	vm_timeout=$mode_timeout
-else
-	# Boot, insmod/rmmod and every program's own timeout.  The guest
-	# enforces the per-program timeout itself and hung_task_panic turns a
-	# stuck kernel into a panic: this is only the last resort.
-	vm_timeout=$((120 + ntests * per_test))
-fi
-
-nonce=$(od -An -tx8 -N8 /dev/urandom | tr -d ' \n')
-cmdline="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1"
-cmdline+=" hung_task_panic=1 log_buf_len=4M sockdup_mode=$mode sockdup_nonce=$nonce"
-[ "${#extra[@]}" -eq 0 ] || cmdline+=" ${extra[*]}"
-
-if [ "${SOCKDUP_KVM:-0}" = 1 ]; then
-	accel=(-accel kvm -cpu host)
-else
-	accel=(-accel tcg -cpu max)
-fi
-
-console=$out/console-$mode.log
-verdict=$out/verdict-$mode.log
-: >"$verdict"
-say VM "$release $mode (console: ${console#"$top"/})"
-start=$SECONDS
-set +e
-if [ "${V:-0}" = 1 ]; then
-	timeout -k 10 "$vm_timeout" qemu-system-x86_64 "${accel[@]}" \
-		-m "${SOCKDUP_VM_MEM:-1024}" -smp "${SOCKDUP_VM_CPUS:-2}" \
-		-nographic -no-reboot -monitor none -nic none \
-		-serial stdio -serial "file:$verdict" \
-		-kernel "$image" -initrd "$out/initramfs-$mode.cpio" \
-		-append "$cmdline" </dev/null 2>&1 | tee "$console"
-	qrc=${PIPESTATUS[0]}
-else
-	timeout -k 10 "$vm_timeout" qemu-system-x86_64 "${accel[@]}" \
-		-m "${SOCKDUP_VM_MEM:-1024}" -smp "${SOCKDUP_VM_CPUS:-2}" \
-		-nographic -no-reboot -monitor none -nic none \
-		-serial stdio -serial "file:$verdict" \
-		-kernel "$image" -initrd "$out/initramfs-$mode.cpio" \
-		-append "$cmdline" </dev/null >"$console" 2>&1
-	qrc=$?
-fi
-set -e
-elapsed=$((SECONDS - start))
-
-why=""
-if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
-	why="timed out after $vm_timeout s"
-elif [ "$qrc" != 0 ]; then
-	why="QEMU exit status $qrc"
-elif grep -q 'Kernel panic' "$console"; then
-	why="kernel panic"
-fi
-
-# --- verdict ----------------------------------------------------------------
-
-tap=$out/tap-$mode.txt
-expect=$release
-[ "$custom" = 0 ] || expect=""
-tr -d '\r' <"$verdict" | awk -f "$here/verdict.awk" -v release="$expect" \
-	-v mode="$mode" -v nonce="$nonce" -v why_no_marker="$why" >"$tap"
-
-read -r pass fail skip < <(sed -n 's/^# counts pass=\([0-9]*\) fail=\([0-9]*\) skip=\([0-9]*\)$/\1 \2 \3/p' "$tap")
-printf 'release=%s mode=%s pass=%d fail=%d skip=%d seconds=%d\n' \
-	"$release" "$mode" "$pass" "$fail" "$skip" "$elapsed" >"$out/result-$mode"
-[ -z "${SOCKDUP_RESULT:-}" ] || cp "$out/result-$mode" "$SOCKDUP_RESULT"
-
-echo "# kernel $describe, mode $mode, ${elapsed} s"
-echo "TAP version 13"
-grep -v '^# counts ' "$tap"
-summary="$pass passed, $fail failed"
-[ "$skip" = 0 ] || summary+=", $skip skipped"
-echo "# $release: $summary"
-
-if [ "$fail" != 0 ]; then
-	if ! grep -q "^@@sockdup \(PASS $nonce\|verdict FAIL\)" "$verdict"; then
-		# No verdict from the guest: a panic, a hang or a boot failure.
-		echo "# last lines of ${console#"$top"/}:"
-		tr -d '\r' <"$console" | tail -n 40 | sed 's/^/#   /'
+		custom=1
+	elif [ -f "/boot/vmlinuz-$kernel" ] && [ -d "/usr/src/linux-headers-$kernel" ]; then
+		image=/boot/vmlinuz-$kernel
+		kdir=/usr/src/linux-headers-$kernel
+	else
+		die "unknown kernel '$kernel': no /boot/vmlinuz-$kernel with headers, not a kernel directory"
 	fi
-	echo "# full console: ${console#"$top"/}"
-	exit 1
-fi
-exit 0
+
+	release=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$kdir/include/generated/utsrelease.h" 2>/dev/null)
+	[ -n "$release" ] || die "cannot read the release of $kdir"
+	[ "$custom" = 1 ] || [ "$release" = "$kernel" ] ||
+		die "headers $kdir are for $release, not $kernel"
+
+	out=$build/$release
+	mkdir -p "$out"
+
+	if [ "$custom" = 1 ]; then
+		describe="$release (custom kernel $image)"
+	else
+		describe="$release (linux-image $(dpkg-query -W -f='${Version}' "linux-image-$release" 2>/dev/null || echo '?'))"
+	fi
+
+	# Two runs of the same kernel and mode would share their files: the second
+	# one waits.  Builds and initramfs packing are serialized over the tree.
+	exec 8>"$out/.lock-$mode"
+	flock 8
+	exec 9>"$build/.lock"
+
+	# --- build and pack ---------------------------------------------------------
+
+	flock 9
+	if [ "${SOCKDUP_NO_BUILD:-0}" != 1 ]; then
+		say MAKE "module for $release, tests, programs"
+		nice make -C "$top" $([ "${V:-0}" = 1 ] || echo --no-print-directory) vm-inputs KDIR="$kdir" >&2
+	fi
+	ko=$out/mod/sockdup.ko
+	[ -f "$ko" ] || die "$ko was not built"
+
+	say CPIO "$out/initramfs-$mode.cpio"
+	stage=$out/initramfs-$mode
+	rm -rf "$stage"
+	mkdir -p "$stage"/{bin,dev,etc,proc,root,run,sys,tmp} \
+		"$stage"/sockdup/{bin,modes,tests}
+	# A copy, not a link: bin/busybox must never point at itself.
+	cp /bin/busybox "$stage/bin/busybox"
+	for applet in $(/bin/busybox --list); do
+		[ "$applet" = busybox ] || ln -s busybox "$stage/bin/$applet"
+	done
+	install -m 0755 "$here/init.sh" "$stage/init"
+	cp "$here/lib.sh" "$stage/sockdup/"
+	cp "$top/selftests/settings" "$stage/sockdup/settings"
+	cp "$ko" "$stage/sockdup/sockdup.ko"
+	cp "$here"/modes/*.sh "$stage/sockdup/modes/"
+	ntests=0
+	for dir in tests bin; do
+		[ -d "$build/$dir" ] || continue
+		for f in "$build/$dir"/*; do
+			[ -f "$f" ] && [ -x "$f" ] || continue
+			if readelf -l "$f" 2>/dev/null | grep -q 'program interpreter'; then
+				echo "run-vm: warning: $f is dynamically linked; it cannot run in the VM" >&2
+			fi
+			cp "$f" "$stage/sockdup/$dir/"
+			[ "$dir" = tests ] && ntests=$((ntests + 1))
+		done
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
+		>"$stage/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
+	mknod -m 600 "$stage/dev/console" c 5 1 2>/dev/null || true
+	(cd "$stage" && find . -print0 | LC_ALL=C sort -z |
+		cpio --null -o -H newc -R 0:0 --quiet) >"$out/initramfs-$mode.cpio"
+	rm -rf "$stage"
+	flock -u 9
+
+	# --- boot -------------------------------------------------------------------
+
+	per_test=$(sed -n 's/^timeout=\([0-9][0-9]*\)$/\1/p' "$top/selftests/settings")
+	per_test=${per_test:-180}
+	mode_timeout=$(sed -n 's/^# vm-timeout: *\([0-9][0-9]*\).*/\1/p' "$here/modes/$mode.sh" | head -n 1)
+	if [ -n "${SOCKDUP_VM_TIMEOUT:-}" ]; then
+		vm_timeout=$SOCKDUP_VM_TIMEOUT
+	elif [ -n "$mode_timeout" ]; then
+		vm_timeout=$mode_timeout
+	else
+		# Boot, insmod/rmmod and every program's own timeout.  The guest
+		# enforces the per-program timeout itself and hung_task_panic turns a
+		# stuck kernel into a panic: this is only the last resort.
+		vm_timeout=$((120 + ntests * per_test))
+	fi
+
+	nonce=$(od -An -tx8 -N8 /dev/urandom | tr -d ' \n')
+	cmdline="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1"
+	cmdline+=" hung_task_panic=1 log_buf_len=4M sockdup_mode=$mode sockdup_nonce=$nonce"
+	[ "${#extra[@]}" -eq 0 ] || cmdline+=" ${extra[*]}"
+
+	if [ "${SOCKDUP_KVM:-0}" = 1 ]; then
+		accel=(-accel kvm -cpu host)
+	else
+		accel=(-accel tcg -cpu max)
+	fi
+
+	console=$out/console-$mode.log
+	verdict=$out/verdict-$mode.log
+	: >"$verdict"
+	say VM "$release $mode (console: ${console#"$top"/})"
+	start=$SECONDS
+	set +e
+	if [ "${V:-0}" = 1 ]; then
+		timeout -k 10 "$vm_timeout" qemu-system-x86_64 "${accel[@]}" \
+			-m "${SOCKDUP_VM_MEM:-1024}" -smp "${SOCKDUP_VM_CPUS:-2}" \
+			-nographic -no-reboot -monitor none -nic none \
+			-serial stdio -serial "file:$verdict" \
+			-kernel "$image" -initrd "$out/initramfs-$mode.cpio" \
+			-append "$cmdline" </dev/null 2>&1 | tee "$console"
+		qrc=${PIPESTATUS[0]}
+	else
+		timeout -k 10 "$vm_timeout" qemu-system-x86_64 "${accel[@]}" \
+			-m "${SOCKDUP_VM_MEM:-1024}" -smp "${SOCKDUP_VM_CPUS:-2}" \
+			-nographic -no-reboot -monitor none -nic none \
+			-serial stdio -serial "file:$verdict" \
+			-kernel "$image" -initrd "$out/initramfs-$mode.cpio" \
+			-append "$cmdline" </dev/null >"$console" 2>&1
+		qrc=$?
+	fi
+	set -e
+	elapsed=$((SECONDS - start))
+
+	why=""
+	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+		why="timed out after $vm_timeout s"
+	elif [ "$qrc" != 0 ]; then
+		why="QEMU exit status $qrc"
+	elif grep -q 'Kernel panic' "$console"; then
+		why="kernel panic"
+	fi
+
+	# --- verdict ----------------------------------------------------------------
+
+	tap=$out/tap-$mode.txt
+	expect=$release
+	[ "$custom" = 0 ] || expect=""
+	tr -d '\r' <"$verdict" | awk -f "$here/verdict.awk" -v release="$expect" \
+		-v mode="$mode" -v nonce="$nonce" -v why_no_marker="$why" >"$tap"
+
+	read -r pass fail skip < <(sed -n 's/^# counts pass=\([0-9]*\) fail=\([0-9]*\) skip=\([0-9]*\)$/\1 \2 \3/p' "$tap")
+	printf 'release=%s mode=%s pass=%d fail=%d skip=%d seconds=%d\n' \
+		"$release" "$mode" "$pass" "$fail" "$skip" "$elapsed" >"$out/result-$mode"
+	[ -z "${SOCKDUP_RESULT:-}" ] || cp "$out/result-$mode" "$SOCKDUP_RESULT"
+
+	echo "# kernel $describe, mode $mode, ${elapsed} s"
+	echo "TAP version 13"
+	grep -v '^# counts ' "$tap"
+	summary="$pass passed, $fail failed"
+	[ "$skip" = 0 ] || summary+=", $skip skipped"
+	echo "# $release: $summary"
+
+	if [ "$fail" != 0 ]; then
+		if ! grep -q "^@@sockdup \(PASS $nonce\|verdict FAIL\)" "$verdict"; then
+			# No verdict from the guest: a panic, a hang or a boot failure.
+			echo "# last lines of ${console#"$top"/}:"
+			tr -d '\r' <"$console" | tail -n 40 | sed 's/^/#   /'
+		fi
+		echo "# full console: ${console#"$top"/}"
+		exit 1
+	fi
+	exit 0
+}
+
+# Parsed whole before it runs: editing this file during a run is safe.
+main "$@"
