@@ -5,6 +5,8 @@
 #   make                   module, library and tests for the installed headers
 #   make KDIR=<dir>        the same for another kernel build tree
 #   make check             style, builds and VM runs on every tested kernel
+#                          (VM_JOBS=1: one VM at a time; DEBUG_LANE=1: also
+#                          the debug kernel, see selftests/qemu/debug/)
 #   make vm [KERNEL=<release|series|kernel dir>] [MODE=check] [TESTS=a_test,b_test]
 #                          one VM run (default: KDIR's kernel, mode check)
 #   make vm-all MODE=<mode>  one VM run per tested kernel (KERNELS)
@@ -107,7 +109,8 @@ vm-all:
 	done; exit $$rc
 
 check:
-	$(Q)KERNELS="$(KERNELS)" UNIT="$(unit-y)" scripts/check.sh
+	$(Q)KERNELS="$(KERNELS)" UNIT="$(unit-y)" DEBUG_LANE="$(DEBUG_LANE)" \
+		VM_JOBS="$(VM_JOBS)" scripts/check.sh
 
 style: deps
 	$(Q)scripts/style.sh

@@ -6,14 +6,19 @@
 #   2. style: checkpatch.pl --strict and kernel-doc over module/ and uapi/
 #   3. builds: test and VM programs; sockdup.ko for every kernel with W=1
 #      (any compiler or modpost warning fails)
-#   4. the VM run (mode check) on every kernel: selftests/qemu/run-vm.sh
+#   4. the VM run (mode check) on every kernel: selftests/qemu/run-vm.sh;
+#      with DEBUG_LANE=1 also on the debug kernel (built and cached before
+#      step 3 by selftests/qemu/debug/build-kernel.sh) in mode debug: the
+#      suite, the fuzzer and kmemleak under KASAN, lockdep and friends.
+#      Off by default: it takes far longer than the rest of make check.
 #   5. host-side unit tests: every target of the Makefile's unit-y hook
 # Every step is a test result; the last line is "N passed, N failed" (plus
 # ", N skipped"), counted over all steps and all kernels.  Exit status 1 if
 # anything failed.
 #
 # Environment (set by the Makefile): KERNELS (releases, series or kernel
-# directories), UNIT (unit-y targets), V.
+# directories), UNIT (unit-y targets), DEBUG_LANE, VM_JOBS (VM runs at a
+# time, default 2; 1 with V=1), V.
 
 set -uo pipefail
 
@@ -59,116 +64,182 @@ logged() {	# logged LOG command...
 	return "$rc"
 }
 
-if ! selftests/qemu/deps.sh; then
-	echo "deps failed: cannot test"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
+main() {
+	# This run's logs: build/check.PID/ while it runs (several checks may
+	# share a tree), then build/check/.
+	logs=$build/check.$$
+	rm -rf "$logs"
+	mkdir -p "$logs"
+	trap 'rm -rf "$build/check"; mv "$logs" "$build/check" 2>/dev/null' EXIT
 
-read -r -a kernels <<<"${KERNELS:-$(selftests/qemu/kernels.sh | tr '\n' ' ')}"
-if [ "${#kernels[@]}" -eq 0 ]; then
-	echo "no kernels to test"
-	echo "0 passed, 1 failed"
-	exit 1
-fi
+	if ! selftests/qemu/deps.sh; then
+		echo "deps failed: cannot test"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
 
-echo "# style"
-logged "$build/style-checkpatch.log" scripts/style.sh checkpatch
-result $? "checkpatch.pl --strict: module/*.[ch] uapi/linux/*.h"
-logged "$build/style-kernel-doc.log" scripts/style.sh kernel-doc
-result $? "kernel-doc -none -Wall: module/*.[ch] uapi/linux/*.h"
+	read -r -a kernels <<<"${KERNELS:-$(selftests/qemu/kernels.sh | tr '\n' ' ')}"
+	if [ "${#kernels[@]}" -eq 0 ]; then
+		echo "no kernels to test"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
 
-echo "# build"
-exec 9>"$build/.lock"
-flock 9
-logged "$build/build-programs.log" nice make "${mflags[@]}" tests vmbins
-programs=$?
-result "$programs" "test programs (build/tests) and VM programs (build/bin)"
+	echo "# style"
+	logged "$logs/style-checkpatch.log" scripts/style.sh checkpatch
+	result $? "checkpatch.pl --strict: module/*.[ch] uapi/linux/*.h"
+	logged "$logs/style-kernel-doc.log" scripts/style.sh kernel-doc
+	result $? "kernel-doc -none -Wall: module/*.[ch] uapi/linux/*.h"
 
-declare -A built
-for k in "${kernels[@]}"; do
-	# The same resolution as run-vm.sh: a series, a release or a directory.
-	kdir=""
-	rel=$k
-	if [[ $k =~ ^[0-9]+\.[0-9]+$ ]]; then
-		rel=$(selftests/qemu/kernels.sh "$k" 2>/dev/null)
-	fi
-	if [ -d "$k/build" ]; then
-		kdir=$k/build
-	elif [ -d "$k" ]; then
-		kdir=$k
-	elif [ -n "$rel" ] && [ -d "/usr/src/linux-headers-$rel" ]; then
-		kdir=/usr/src/linux-headers-$rel
-	fi
-	if [ -z "$kdir" ]; then
-		result 1 "sockdup.ko for $k: no such kernel"
-		continue
-	fi
-	log=$build/build-module-$(basename "$rel").log
-	nice make "${mflags[@]}" module KDIR="$kdir" >"$log" 2>&1
-	rc=$?
-	[ "$V" = 1 ] && indent <"$log"
-	if [ "$rc" != 0 ]; then
-		indent <"$log"
-		result 1 "sockdup.ko for $rel with W=1: build failed"
-	elif grep -qiE 'warning:|error:' "$log"; then
-		grep -iE 'warning:|error:' "$log" | indent
-		result 1 "sockdup.ko for $rel with W=1: warnings"
-	else
-		result 0 "sockdup.ko for $rel with W=1: no warnings"
-		built[$k]=1
-	fi
-done
-flock -u 9
-
-for k in "${kernels[@]}"; do
-	if [ -z "${built[$k]:-}" ] || [ "$programs" != 0 ]; then
-		result 1 "VM run on $k: skipped, its build failed"
-		continue
-	fi
-	res=$build/.result-check-$(basename "$k")
-	rm -f "$res"
-	SOCKDUP_NO_BUILD=1 SOCKDUP_RESULT=$res selftests/qemu/run-vm.sh "$k" check
-	if [ -f "$res" ]; then
-		read -r p f s < <(sed -n 's/.* pass=\([0-9]*\) fail=\([0-9]*\) skip=\([0-9]*\).*/\1 \2 \3/p' "$res")
-		pass=$((pass + ${p:-0}))
-		fail=$((fail + ${f:-0}))
-		skip=$((skip + ${s:-0}))
-	else
-		result 1 "VM run on $k: no result (see above)"
-	fi
-done
-
-read -r -a units <<<"${UNIT:-}"
-if [ "${#units[@]}" -gt 0 ]; then
-	echo "# host unit tests"
-fi
-for u in "${units[@]}"; do
-	log=$build/unit-${u//\//_}.log
-	logged "$log" nice make "${mflags[@]}" "$u"
-	rc=$?
-	# A unit target that prints TAP counts per test case.
-	read -r p f s < <(awk '
-		/^ok [0-9]+/ && / # SKIP/ { s++; next }
-		/^ok [0-9]+/ { p++ }
-		/^not ok [0-9]+/ { f++ }
-		END { print p + 0, f + 0, s + 0 }' "$log")
-	if [ $((p + f + s)) -gt 0 ]; then
-		[ "$V" = 1 ] || grep -E '^not ok ' "$log" | indent
-		pass=$((pass + p))
-		fail=$((fail + f))
-		skip=$((skip + s))
-		echo "# make $u: $p passed, $f failed, $s skipped"
-		if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-			result 1 "make $u: exit status $rc"
+	# The debug kernel (KASAN, lockdep, kmemleak, fault injection): built once,
+	# cached outside the clone (selftests/qemu/debug/); opt-in: DEBUG_LANE=1.
+	debug_kernel=""
+	if [ "${DEBUG_LANE:-0}" != 0 ]; then
+		echo "# debug kernel"
+		t=$SECONDS
+		logged "$logs/debug-kernel.log" selftests/qemu/debug/build-kernel.sh
+		rc=$?
+		result "$rc" "debug kernel $(selftests/qemu/debug/build-kernel.sh --dir) ($((SECONDS - t)) s)"
+		if [ "$rc" = 0 ]; then
+			debug_kernel=$(selftests/qemu/debug/build-kernel.sh --dir)
+			kernels+=("$debug_kernel")
 		fi
-	else
-		result "$rc" "make $u"
 	fi
-done
 
-summary="$pass passed, $fail failed"
-[ "$skip" = 0 ] || summary+=", $skip skipped"
-echo "# make check took $((SECONDS - start)) s"
-echo "$summary"
-[ "$fail" = 0 ]
+	echo "# build"
+	exec 9>"$build/.lock"
+	flock 9
+	logged "$logs/build-programs.log" nice make "${mflags[@]}" tests vmbins
+	programs=$?
+	result "$programs" "test programs (build/tests) and VM programs (build/bin)"
+
+	declare -A built
+	for k in "${kernels[@]}"; do
+		# The same resolution as run-vm.sh: a series, a release or a directory.
+		kdir=""
+		rel=$k
+		if [[ $k =~ ^[0-9]+\.[0-9]+$ ]]; then
+			rel=$(selftests/qemu/kernels.sh "$k" 2>/dev/null)
+		fi
+		if [ -d "$k/build" ]; then
+			kdir=$k/build
+		elif [ -d "$k" ]; then
+			kdir=$k
+		elif [ -n "$rel" ] && [ -d "/usr/src/linux-headers-$rel" ]; then
+			kdir=/usr/src/linux-headers-$rel
+		fi
+		if [ -z "$kdir" ]; then
+			result 1 "sockdup.ko for $k: no such kernel"
+			continue
+		fi
+		log=$logs/build-module-$(basename "$rel").log
+		nice make "${mflags[@]}" module KDIR="$kdir" >"$log" 2>&1
+		rc=$?
+		[ "$V" = 1 ] && indent <"$log"
+		if [ "$rc" != 0 ]; then
+			indent <"$log"
+			result 1 "sockdup.ko for $rel with W=1: build failed"
+		elif grep -qiE 'warning:|error:' "$log"; then
+			grep -iE 'warning:|error:' "$log" | indent
+			result 1 "sockdup.ko for $rel with W=1: warnings"
+		else
+			result 0 "sockdup.ko for $rel with W=1: no warnings"
+			built[$k]=1
+		fi
+	done
+	flock -u 9
+
+	# The VM lanes run VM_JOBS at a time (default 2): most of a run is
+	# spent in the tests' sleeps (TTLs, sweeps), not on the CPU.  Their
+	# reports are printed in order once all are done.
+	local jobs=${VM_JOBS:-2} running=0 i=0
+	[ "$V" != 1 ] || jobs=1
+	local -a lane_k=() lane_mode=() lane_out=() lane_res=() lane_t=()
+	for k in "${kernels[@]}"; do
+		if [ -z "${built[$k]:-}" ] || [ "$programs" != 0 ]; then
+			result 1 "VM run on $k: skipped, its build failed"
+			continue
+		fi
+		# The debug kernel runs the suite, the fuzzer and kmemleak (mode debug).
+		mode=check
+		extra=()
+		if [ "$k" = "$debug_kernel" ]; then
+			mode=debug
+			extra=(kasan_multi_shot)
+		fi
+		res=$logs/result-$mode-$(basename "$k")
+		out=$logs/report-$mode-$(basename "$k")
+		rm -f "$res" "$out"
+		if [ "$running" -ge "$jobs" ]; then
+			wait -n
+			running=$((running - 1))
+		fi
+		lane_k[i]=$k lane_mode[i]=$mode lane_out[i]=$out lane_res[i]=$res
+		lane_t[i]=$SECONDS
+		if [ "$jobs" = 1 ]; then
+			SOCKDUP_NO_BUILD=1 SOCKDUP_RESULT=$res \
+				selftests/qemu/run-vm.sh "$k" "$mode" "${extra[@]}" 2>&1 | tee "$out"
+			echo "# lane $(basename "$k") ($mode) took $((SECONDS - lane_t[i])) s" |
+				tee -a "$out"
+		else
+			echo "  VM      $(basename "$k") $mode (report: build/check/${out##*/})"
+			(
+				SOCKDUP_NO_BUILD=1 SOCKDUP_RESULT=$res \
+					selftests/qemu/run-vm.sh "$k" "$mode" "${extra[@]}"
+				echo "# lane $(basename "$k") ($mode) took $((SECONDS - lane_t[i])) s"
+			) >"$out" 2>&1 &
+			running=$((running + 1))
+		fi
+		i=$((i + 1))
+	done
+	wait
+	for ((i = 0; i < ${#lane_k[@]}; i++)); do
+		[ "$jobs" = 1 ] || grep -v '^  [A-Z]\+ \+' "${lane_out[i]}"
+		res=${lane_res[i]}
+		if [ -f "$res" ]; then
+			read -r p f s < <(sed -n 's/.* pass=\([0-9]*\) fail=\([0-9]*\) skip=\([0-9]*\).*/\1 \2 \3/p' "$res")
+			pass=$((pass + ${p:-0}))
+			fail=$((fail + ${f:-0}))
+			skip=$((skip + ${s:-0}))
+		else
+			result 1 "VM run on ${lane_k[i]}: no result (see above)"
+		fi
+	done
+
+	read -r -a units <<<"${UNIT:-}"
+	if [ "${#units[@]}" -gt 0 ]; then
+		echo "# host unit tests"
+	fi
+	for u in "${units[@]}"; do
+		log=$logs/unit-${u//\//_}.log
+		logged "$log" nice make "${mflags[@]}" "$u"
+		rc=$?
+		# A unit target that prints TAP counts per test case.
+		read -r p f s < <(awk '
+			/^ok [0-9]+/ && / # SKIP/ { s++; next }
+			/^ok [0-9]+/ { p++ }
+			/^not ok [0-9]+/ { f++ }
+			END { print p + 0, f + 0, s + 0 }' "$log")
+		if [ $((p + f + s)) -gt 0 ]; then
+			[ "$V" = 1 ] || grep -E '^not ok ' "$log" | indent
+			pass=$((pass + p))
+			fail=$((fail + f))
+			skip=$((skip + s))
+			echo "# make $u: $p passed, $f failed, $s skipped"
+			if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+				result 1 "make $u: exit status $rc"
+			fi
+		else
+			result "$rc" "make $u"
+		fi
+	done
+
+	summary="$pass passed, $fail failed"
+	[ "$skip" = 0 ] || summary+=", $skip skipped"
+	echo "# make check took $((SECONDS - start)) s"
+	echo "$summary"
+	[ "$fail" = 0 ]
+}
+
+# The whole script is parsed before it runs: editing it during a run is safe.
+main "$@"

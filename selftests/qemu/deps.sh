@@ -23,6 +23,8 @@ packages=(
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-source-6.12
+	# the debug kernel (selftests/qemu/debug/build-kernel.sh)
+	flex bison bc libelf-dev
 )
 
 tarball=/usr/src/linux-source-6.12.tar.xz
