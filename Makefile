@@ -5,8 +5,9 @@
 #   make                   module, library and tests for the installed headers
 #   make KDIR=<dir>        the same for another kernel build tree
 #   make check             style, builds and VM runs on every tested kernel
-#                          (VM_JOBS=1: one VM at a time; DEBUG_LANE=1: also
-#                          the debug kernel, see selftests/qemu/debug/)
+#                          (VM_JOBS=1: one VM at a time; TESTS=a_test,b_test:
+#                          only those programs; DEBUG_LANE=1: also the debug
+#                          kernel, see selftests/qemu/debug/)
 #   make vm [KERNEL=<release|series|kernel dir>] [MODE=check] [TESTS=a_test,b_test]
 #                          one VM run (default: KDIR's kernel, mode check)
 #   make vm-all MODE=<mode>  one VM run per tested kernel (KERNELS)
@@ -26,9 +27,8 @@
 #   install-y  run by `make install`
 #   clean-y    run by `make clean`
 # A fragment can also add its own targets (demo, bench, fuzz) on top of
-# `make vm-all MODE=<mode>` or selftests/qemu/run-vm.sh.  Host unit tests
-# can also be a `test` target in <dir>/Makefile: `make check` runs
-# `make -C <dir> test` for every top-level directory that has one.
+# `make vm-all MODE=<mode>` or selftests/qemu/run-vm.sh.  A unit-y target
+# that prints TAP ("ok N name") is counted per test case by make check.
 
 ifeq ($(V),1)
 Q :=
@@ -110,7 +110,7 @@ vm-all:
 
 check:
 	$(Q)KERNELS="$(KERNELS)" UNIT="$(unit-y)" DEBUG_LANE="$(DEBUG_LANE)" \
-		VM_JOBS="$(VM_JOBS)" scripts/check.sh
+		VM_JOBS="$(VM_JOBS)" TESTS="$(TESTS)" scripts/check.sh
 
 style: deps
 	$(Q)scripts/style.sh

@@ -17,7 +17,8 @@
 # anything failed.
 #
 # Environment (set by the Makefile): KERNELS (releases, series or kernel
-# directories), UNIT (unit-y targets), DEBUG_LANE, VM_JOBS (VM runs at a
+# directories), UNIT (unit-y targets), TESTS (only these test programs,
+# comma-separated), DEBUG_LANE, VM_JOBS (VM runs at a
 # time, default 2; 1 with V=1), V.
 
 set -uo pipefail
@@ -167,6 +168,7 @@ main() {
 			mode=debug
 			extra=(kasan_multi_shot)
 		fi
+		[ -z "${TESTS:-}" ] || extra+=("sockdup_tests=$TESTS")
 		res=$logs/result-$mode-$(basename "$k")
 		out=$logs/report-$mode-$(basename "$k")
 		rm -f "$res" "$out"
