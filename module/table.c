@@ -33,10 +33,17 @@ static atomic64_t sockdup_next_id = ATOMIC64_INIT(0);
 
 struct sockdup_counters __percpu *sockdup_counters;
 
+/*
+ * The table grows and shrinks with the number of pending shares, but never
+ * below 1024 buckets (8 KiB): a workload that shares and redeems a few
+ * hundred sockets at a time then never pays for a resize.
+ */
 static const struct rhashtable_params sockdup_table_params = {
 	.key_len		= SOCKDUP_COOKIE_SIZE,
 	.key_offset		= offsetof(struct sockdup_entry, cookie),
 	.head_offset		= offsetof(struct sockdup_entry, node),
+	.nelem_hint		= 768,
+	.min_size		= 1024,
 	.automatic_shrinking	= true,
 };
 
