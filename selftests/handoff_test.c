@@ -30,7 +30,7 @@
 #include "sockdup_util.h"
 
 /* How long a socket must stay open to count as "not closed" (ms). */
-#define STAYS_OPEN_MS	150
+#define STAYS_OPEN_MS	100
 
 FIXTURE(handoff) {
 	int dev;
