@@ -230,9 +230,19 @@ main() {
 
 	if [ "$fail" != 0 ]; then
 		if ! grep -q "^@@sockdup \(PASS $nonce\|verdict FAIL\)" "$verdict"; then
-			# No verdict from the guest: a panic, a hang or a boot failure.
-			echo "# last lines of ${console#"$top"/}:"
-			tr -d '\r' <"$console" | tail -n 40 | sed 's/^/#   /'
+			# No verdict from the guest: a panic, a hang or a boot
+			# failure.  Show the first report of the kernel, or the
+			# last lines of the console.
+			first=$(tr -d '\r' <"$console" | grep -n -m 1 -E \
+				'cut here|WARNING:|BUG:|kernel BUG|Oops|general protection|KASAN|UBSAN|blocked for more than|soft lockup|hard LOCKUP|[Rr][Cc][Uu].*stall|Kernel panic' |
+				cut -d: -f1)
+			if [ -n "$first" ]; then
+				echo "# ${console#"$top"/} from line $first:"
+				tr -d '\r' <"$console" | tail -n "+$first" | head -n 50 | sed 's/^/#   /'
+			else
+				echo "# last lines of ${console#"$top"/}:"
+				tr -d '\r' <"$console" | tail -n 40 | sed 's/^/#   /'
+			fi
 		fi
 		echo "# full console: ${console#"$top"/}"
 		exit 1

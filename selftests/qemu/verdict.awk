@@ -27,6 +27,13 @@ function result(ok, desc,    d) {
 	printf "%s %d %s\n", ok ? "ok" : "not ok", n, d
 }
 
+function add_kmsg(line) {
+	if (!(line in seen_kmsg)) {
+		seen_kmsg[line] = 1
+		kmsg[++nk] = line
+	}
+}
+
 function end_program(rc, kern, ms) {
 	if (pplan < 0)
 		result(0, prog ": no TAP plan")
@@ -69,12 +76,13 @@ BEGIN {
 	pfail = 0
 	ptimeout = ""
 	inprog = 1
+	ndiag = 0
 	next
 }
 
 /^@@sockdup timeout / { ptimeout = $4; next }
-/^@@sockdup kmsg / { kmsg[++nk] = substr($0, 16); next }
-/^@@sockdup taint / { kmsg[++nk] = "taint " $3; next }
+/^@@sockdup kmsg / { add_kmsg(substr($0, 16)); next }
+/^@@sockdup taint / { add_kmsg("taint " $3); next }
 
 /^@@sockdup end / {
 	rc = "?"
@@ -118,6 +126,15 @@ inprog && /^1\.\.[0-9]+/ {
 	next
 }
 
+# Comment lines of a program's current test case: shown under a failure.
+inprog && /^#/ {
+	if ($0 ~ /^#  RUN /)
+		ndiag = 0
+	else if ($0 !~ /^# +(OK|FAIL|SKIP) /)
+		diag[++ndiag] = $0
+	next
+}
+
 /^(not )?ok [0-9]+/ {
 	ok = ($1 == "ok")
 	desc = $0
@@ -127,6 +144,10 @@ inprog && /^1\.\.[0-9]+/ {
 		if (!ok)
 			pfail++
 		result(ok, prog ": " desc)
+		if (!ok)
+			for (i = 1; i <= ndiag && i <= 20; i++)
+				print "#   " diag[i]
+		ndiag = 0
 	} else {
 		result(ok, mode ": " desc)
 	}
@@ -137,7 +158,7 @@ END {
 	if (inprog)
 		result(0, prog ": did not finish (kernel panic, hang or timeout?)")
 	if (planned >= 0 && ended < planned)
-		result(0, mode ": " ended " of " planned " test programs ran")
+		result(0, mode ": only " ended " of " planned " test programs finished")
 	if (booted == "")
 		result(0, "vm: no verdict at all (kernel did not reach /init?)")
 	else if (release != "" && booted != release)
