@@ -224,6 +224,9 @@ void report_table(FILE *f, struct bench_case *tab, unsigned int n)
 			m->slab_per_share, m->vmalloc_per_share,
 			m->percpu_per_share, m->kernel_per_share,
 			m->kernel_min, m->kernel_max);
+		if (m->cache_per_share >= 0)
+			fprintf(f, "  of which outside the share cache (cookie table buckets, slab slack, ...): %.1f B/share\n",
+				m->kernel_per_share - m->cache_per_share);
 	}
 
 	if (env.nidle)
