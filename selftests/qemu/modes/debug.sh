@@ -1,0 +1,28 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-only
+# vm-timeout: 2400
+#
+# debug mode, for the debug kernel (selftests/qemu/debug/: KASAN, lockdep,
+# kmemleak, DEBUG_OBJECTS, UBSAN, fault injection): the whole test suite
+# (faultinject_test walks every ioctl's allocations there), a kmemleak scan,
+# rounds of the fuzzer with module reloads in between, a kmemleak scan with
+# the module loaded and one after rmmod.  Every checker report lands in the
+# kernel log, which fails the run (lib.sh, SOCKDUP_BAD_KMSG).
+#   sockdup_fuzz_seconds=S (default 150), sockdup_fuzz_rounds=R (default 3)
+
+. /sockdup/lib.sh
+SOCKDUP_FUZZ_LIB=1 . /sockdup/modes/fuzz.sh
+
+rc=0
+t0=$(date +%s)
+sockdup_kmemleak_start
+sockdup_run_tests /sockdup/tests || rc=1
+echo "# debug: test suite in $(($(date +%s) - t0)) s"
+sockdup_kmemleak_check "after the test suite" || rc=1
+
+t1=$(date +%s)
+sockdup_fuzz_rounds "${sockdup_fuzz_seconds:-150}" "${sockdup_fuzz_rounds:-3}" || rc=1
+sockdup_kmemleak_check "after fuzzing" || rc=1
+sockdup_unload_check || rc=1
+echo "# debug: fuzzing and kmemleak in $(($(date +%s) - t1)) s"
+exit "$rc"
