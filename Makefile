@@ -115,8 +115,12 @@ check:
 style: deps
 	$(Q)scripts/style.sh
 
+# The module goes in unsigned (distribution kernels sign with a key only
+# they hold); depmod, which Kbuild skips without a System.map in KDIR, runs
+# for a real install (no INSTALL_MOD_PATH).
 install: module $(install-y)
-	$(Q)$(MAKE) -C $(KDIR) M=$(MODDIR) modules_install
+	$(Q)$(MAKE) -C $(KDIR) M=$(MODDIR) CONFIG_MODULE_SIG_ALL= modules_install
+	$(Q)$(if $(INSTALL_MOD_PATH),:,depmod -a $(KRELEASE))
 
 clean: $(clean-y)
 	$(Q)rm -rf build
