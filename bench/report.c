@@ -209,7 +209,8 @@ void report_table(FILE *f, struct bench_case *tab, unsigned int n)
 		fprintf(f, "%-12s %-46s %6u %9.0f %9.0f %9.0f", c->group, c->label,
 			c->n, c->min, c->median, c->max);
 		if (c->unit == UNIT_THROUGHPUT)
-			fprintf(f, "  (%.0f ops/s)", 1e9 / c->median);
+			fprintf(f, "  (%.0f ops/s; best batch %.0f)",
+				1e9 / c->median, 1e9 / c->min);
 		fputc('\n', f);
 	}
 	if (env.mem.done) {
