@@ -79,9 +79,17 @@ main() {
 		exit 1
 	fi
 
-	read -r -a kernels <<<"${KERNELS:-$(selftests/qemu/kernels.sh | tr '\n' ' ')}"
-	if [ "${#kernels[@]}" -eq 0 ]; then
-		echo "no kernels to test"
+	# Every supported kernel line must be there: a missing one fails.
+	local kernels_ok=0
+	if [ -n "${KERNELS:-}" ]; then
+		read -r -a kernels <<<"$KERNELS"
+	else
+		local list
+		list=$(selftests/qemu/kernels.sh) || kernels_ok=1
+		read -r -a kernels <<<"$(echo $list)"
+	fi
+	if [ "${#kernels[@]}" -eq 0 ] || [ "$kernels_ok" != 0 ]; then
+		echo "not all supported kernels are installed (selftests/qemu/kernels.sh)"
 		echo "0 passed, 1 failed"
 		exit 1
 	fi
