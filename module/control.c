@@ -33,6 +33,10 @@ static bool sockdup_revoke_one(struct sockdup_entry *e, int *ret)
 		*ret = -ENOENT;
 		return false;
 	}
+	if (atomic_read(&e->state) == SOCKDUP_DEAD) {
+		*ret = -ENOENT;
+		return false;
+	}
 	if (!sockdup_may_control(e)) {
 		*ret = -EPERM;
 		return false;

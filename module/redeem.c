@@ -34,6 +34,11 @@ static bool sockdup_redeem_one(struct sockdup_entry *e, unsigned int o_flags,
 		*ret = -ENOENT;
 		return false;
 	}
+	/* Released already (it is on its way out of the table). */
+	if (atomic_read(&e->state) == SOCKDUP_DEAD) {
+		*ret = -ENOENT;
+		return false;
+	}
 	/* Only a thread of the target; the share stays valid for it. */
 	if (e->target != task_tgid(current)) {
 		*ret = -EPERM;
