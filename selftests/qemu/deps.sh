@@ -36,8 +36,9 @@ missing_packages() {
 	# dpkg-query prints nothing for unknown packages on stdout: compare by
 	# name so that both "unknown" and "not installed" count as missing.
 	local installed
-	installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' \
-		"${packages[@]}" 2>/dev/null | awk '$2 ~ /^ii/ { print $1 }')
+	# (dpkg-query exits 1 when one of them is unknown: not an error here.)
+	installed=$( (dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' \
+		"${packages[@]}" 2>/dev/null || true) | awk '$2 ~ /^ii/ { print $1 }')
 	local p
 	for p in "${packages[@]}"; do
 		grep -qxF "$p" <<<"$installed" || echo "$p"
