@@ -35,9 +35,10 @@
  * to %SOCKDUP_USER_RETIRED with a cmpxchg, unlinks the record and frees it
  * after a grace period.  A charge never succeeds on a retired record, and
  * a charged share keeps @pending above zero, so the record a pending share
- * points to cannot be freed under it.  Keeping idle records until the next
- * sweep spares a user that shares one socket at a time an allocation per
- * share.
+ * was charged to stays in the table until that share is uncharged: the
+ * share finds it again by uid and needs no pointer to it.  Keeping idle
+ * records until the next sweep spares a user that shares one socket at a
+ * time an allocation per share.
  */
 struct sockdup_user {
 	struct hlist_node node;
@@ -52,14 +53,20 @@ static DEFINE_HASHTABLE(sockdup_users, 6);
 
 atomic_t sockdup_pending = ATOMIC_INIT(0);
 
-/* Caller holds rcu_read_lock() or sockdup_users_lock. */
+/*
+ * The live record of @uid.  An RCU reader may still meet a retired record
+ * that was unlinked while it walked the chain, next to the live one that
+ * replaced it: skip it.  Caller holds rcu_read_lock() or
+ * sockdup_users_lock.
+ */
 static struct sockdup_user *sockdup_user_find(kuid_t uid)
 {
 	struct sockdup_user *u;
 
 	hash_for_each_possible_rcu(sockdup_users, u, node, __kuid_val(uid),
 				   lockdep_is_held(&sockdup_users_lock))
-		if (uid_eq(u->uid, uid))
+		if (uid_eq(u->uid, uid) &&
+		    atomic_read(&u->pending) != SOCKDUP_USER_RETIRED)
 			return u;
 	return NULL;
 }
@@ -108,7 +115,6 @@ static enum sockdup_charge sockdup_charge(atomic_t *counter, unsigned int max)
 /**
  * sockdup_quota_charge() - take a per-user and a global slot for a share
  * @uid: the sharer's effective uid.
- * @userp: set to the record charged, for sockdup_quota_uncharge().
  *
  * The atomic_try_cmpxchg() loops make the cap checks exact under any
  * concurrency: the counters never exceed the caps in force when charged.
@@ -118,7 +124,7 @@ static enum sockdup_charge sockdup_charge(atomic_t *counter, unsigned int max)
  * Return: 0; -EDQUOT at the per-user cap; -ENOSPC at the global cap;
  * -ENOMEM.
  */
-int sockdup_quota_charge(kuid_t uid, struct sockdup_user **userp)
+int sockdup_quota_charge(kuid_t uid)
 {
 	unsigned int max_user = READ_ONCE(sockdup_max_per_user);
 	unsigned int max_total = READ_ONCE(sockdup_max_total);
@@ -152,21 +158,27 @@ int sockdup_quota_charge(kuid_t uid, struct sockdup_user **userp)
 		this_cpu_inc(sockdup_counters->refused_global);
 		return -ENOSPC;
 	}
-	*userp = u;
 	return 0;
 }
 
 /**
  * sockdup_quota_uncharge() - give back the slots of one share
- * @user: the record sockdup_quota_charge() returned.
+ * @uid: the uid sockdup_quota_charge() charged.
  *
- * After this the caller must not touch @user again.
+ * The record is still there: the slot being given back keeps it from
+ * being retired.
  *
- * Context: Any context.  Lock-free.
+ * Context: Any context; takes the RCU read lock, no other lock.
  */
-void sockdup_quota_uncharge(struct sockdup_user *user)
+void sockdup_quota_uncharge(kuid_t uid)
 {
-	atomic_dec(&user->pending);
+	struct sockdup_user *u;
+
+	rcu_read_lock();
+	u = sockdup_user_find(uid);
+	if (!WARN_ON_ONCE(!u))
+		atomic_dec(&u->pending);
+	rcu_read_unlock();
 	atomic_dec(&sockdup_pending);
 }
 

@@ -88,10 +88,10 @@ long sockdup_ioctl_share(void __user *uarg, unsigned int usize)
 	struct sockdup_share __user *ushare = uarg;
 	u8 cookie[SOCKDUP_COOKIE_SIZE];
 	struct sockdup_share karg;
-	struct sockdup_user *user;
 	struct sockdup_entry *e;
 	struct pid *target;
 	struct file *file;
+	kuid_t euid = current_euid();
 	kuid_t target_uid;
 	u64 now, expires;
 	u32 ttl_ms;
@@ -121,7 +121,7 @@ long sockdup_ioctl_share(void __user *uarg, unsigned int usize)
 		goto out_put_file;
 	}
 
-	err = sockdup_quota_charge(current_euid(), &user);
+	err = sockdup_quota_charge(euid);
 	if (err)
 		goto out_put_target;
 
@@ -135,10 +135,9 @@ long sockdup_ioctl_share(void __user *uarg, unsigned int usize)
 	e->file = file;
 	e->target = target;
 	e->sharer = get_pid(task_tgid(current));
-	e->user = user;
 	e->created_ns = now;
 	e->expires_ns = expires;
-	e->sharer_uid = current_euid();
+	e->sharer_uid = euid;
 	e->target_uid = target_uid;
 
 	if (put_user(e->id, &ushare->id)) {
@@ -174,7 +173,7 @@ out_free_entry:
 	put_pid(e->sharer);
 	sockdup_entry_free_unpublished(e);
 out_uncharge:
-	sockdup_quota_uncharge(user);
+	sockdup_quota_uncharge(euid);
 out_put_target:
 	put_pid(target);
 out_put_file:

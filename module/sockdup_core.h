@@ -21,7 +21,6 @@
 
 struct file;
 struct pid;
-struct sockdup_user;
 
 /*
  * States of a pending share (&sockdup_entry.state).  Every transition is
@@ -67,13 +66,11 @@ enum sockdup_reason {
  * @file: the pinned socket file; the reference is taken at SHARE time
  *	and dropped when the last reference to the entry goes.
  * @sharer: thread-group &struct pid of the process that shared.
- * @user: per-user quota record charged for this share.  Only the releaser
- *	touches it (to uncharge); it must not be dereferenced otherwise,
- *	because it may be freed once uncharged.
  * @created_ns: ktime_get_ns() at SHARE time.
  * @expires_ns: ktime_get_ns() value at which the share expires.
  * @id: non-secret number naming the share in listings.
- * @sharer_uid: effective uid of the sharer at SHARE time.
+ * @sharer_uid: effective uid of the sharer at SHARE time; the share is
+ *	charged to this uid's quota.
  * @target_uid: effective uid of the target at SHARE time.
  * @rcu: frees the memory a grace period after the last reference went,
  *	because RCU lookups may still be reading @node and @cookie.
@@ -84,7 +81,7 @@ enum sockdup_reason {
  * both pids and frees the memory after an RCU grace period.  All fields
  * but @state and @ref are constant while the entry is in the table.
  *
- * What a REDEEM touches comes first: 48 bytes, 112 in all on x86_64.
+ * What a REDEEM touches comes first: 48 bytes, 104 in all on x86_64.
  */
 struct sockdup_entry {
 	struct rhash_head node;
@@ -94,7 +91,6 @@ struct sockdup_entry {
 	struct pid *target;
 	struct file *file;
 	struct pid *sharer;
-	struct sockdup_user *user;
 	u64 created_ns;
 	u64 expires_ns;
 	u64 id;
@@ -148,8 +144,8 @@ void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
 extern struct rhashtable sockdup_table;
 
 /* quota.c */
-int sockdup_quota_charge(kuid_t uid, struct sockdup_user **userp);
-void sockdup_quota_uncharge(struct sockdup_user *user);
+int sockdup_quota_charge(kuid_t uid);
+void sockdup_quota_uncharge(kuid_t uid);
 unsigned int sockdup_quota_user_pending(kuid_t uid);
 void sockdup_quota_gc(void);
 void sockdup_quota_exit(void);

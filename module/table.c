@@ -98,7 +98,7 @@ static void sockdup_entry_unload(void *ptr, void *arg)
 	if (WARN_ON_ONCE(atomic_cmpxchg(&e->state, SOCKDUP_PENDING,
 					SOCKDUP_DEAD) != SOCKDUP_PENDING))
 		return;
-	sockdup_quota_uncharge(e->user);
+	sockdup_quota_uncharge(e->sharer_uid);
 	sockdup_entry_put(e);
 }
 
@@ -255,7 +255,7 @@ bool sockdup_entry_release(struct sockdup_entry *e, enum sockdup_state from,
 	/* Only the winner unlinks, so this cannot fail. */
 	WARN_ON_ONCE(rhashtable_remove_fast(&sockdup_table, &e->node,
 					    sockdup_table_params));
-	sockdup_quota_uncharge(e->user);
+	sockdup_quota_uncharge(e->sharer_uid);
 	this_cpu_inc(sockdup_counters->released[why]);
 	/* Waiters for a claim (only if @from was CLAIMED) recheck the state. */
 	if (from == SOCKDUP_CLAIMED)
