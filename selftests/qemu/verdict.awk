@@ -157,7 +157,9 @@ inprog && /^#/ {
 END {
 	if (inprog)
 		result(0, prog ": did not finish (kernel panic, hang or timeout?)")
-	if (planned >= 0 && ended < planned)
+	if (planned == 0)
+		result(0, mode ": no test programs to run (wrong TESTS=?)")
+	else if (planned > 0 && ended < planned)
 		result(0, mode ": only " ended " of " planned " test programs finished")
 	if (booted == "")
 		result(0, "vm: no verdict at all (kernel did not reach /init?)")
