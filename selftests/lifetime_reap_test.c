@@ -24,6 +24,7 @@ FIXTURE(reap) {
 	struct agent target;
 	long sweep_ms;
 	int sock, peer;
+	struct sd_base base;
 };
 
 /* sweep_ms to use: 0 keeps the module's current (default) value */
@@ -41,25 +42,30 @@ FIXTURE_VARIANT_ADD(reap, default_sweep) {
 
 FIXTURE_SETUP(reap)
 {
+	long cur;
+
 	self->dev = -1;
 	self->sock = self->peer = -1;
 	self->target.ctl = -1;
 	self->target.child = -1;
-	ASSERT_EQ(0, params_reset());
-	self->sweep_ms = param_get("sweep_ms");
-	ASSERT_LT(0, self->sweep_ms);
-	if (variant->sweep_ms && variant->sweep_ms != self->sweep_ms) {
-		ASSERT_EQ(0, param_set("sweep_ms", variant->sweep_ms));
-		/* a sweep already scheduled at the old period goes first */
-		sleep_ms(self->sweep_ms + 50);
-		self->sweep_ms = variant->sweep_ms;
+	/*
+	 * sweep_ms stays from one test to the next (the program's exit puts
+	 * it back), so that only a change of variant waits for a sweep
+	 * already scheduled at the old period.
+	 */
+	ASSERT_EQ(0, params_reset_but(SD_SWEEP));
+	cur = param_get("sweep_ms");
+	ASSERT_LT(0, cur);
+	self->sweep_ms = variant->sweep_ms ?: param_orig(SD_SWEEP);
+	if (cur != self->sweep_ms) {
+		ASSERT_EQ(0, param_set("sweep_ms", self->sweep_ms));
+		sleep_ms(cur + 50);
 	}
 	self->dev = sd_open();
 	ASSERT_LE(0, self->dev);
-	/* let what earlier tests left behind go first (not required) */
-	sd_wait_pending(self->dev, 0, 2 * self->sweep_ms + 500);
 	ASSERT_EQ(0, agent_spawn(&self->target, 0, 0));
 	ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &self->sock, &self->peer));
+	ASSERT_EQ(0, sd_base_take(self->dev, &self->base));
 }
 
 FIXTURE_TEARDOWN(reap)
@@ -71,7 +77,7 @@ FIXTURE_TEARDOWN(reap)
 		close(self->peer);
 	if (self->dev >= 0)
 		close(self->dev);
-	EXPECT_EQ(0, params_reset());
+	EXPECT_EQ(0, params_reset_but(SD_SWEEP));
 }
 
 /*
@@ -95,11 +101,10 @@ static int share_and_close(FIXTURE_DATA(reap) *self, struct sockdup_share *s)
  */
 static void check_reaped(struct __test_metadata *_metadata,
 			 FIXTURE_DATA(reap) *self,
-			 const struct sockdup_stats *st0,
 			 const struct sockdup_share *s, int64_t t0)
 {
+	struct sd_want w = { .shared = 1, .reaped = 1 };
 	long bound = 2 * self->sweep_ms;
-	struct sockdup_stats st1;
 	struct agent other;
 	int64_t eof;
 
@@ -109,15 +114,7 @@ static void check_reaped(struct __test_metadata *_metadata,
 	       (long long)eof, self->sweep_ms, bound);
 	EXPECT_GE(bound, eof);
 
-	ASSERT_LE(0, sd_wait_counter(self->dev,
-				     offsetof(struct sockdup_stats, reaped),
-				     st0->reaped + 1, 1000));
-	ASSERT_EQ(0, sd_stats(self->dev, &st1));
-	EXPECT_EQ(st0->reaped + 1, st1.reaped);
-	EXPECT_EQ(st0->pending - 1, st1.pending);
-	EXPECT_EQ(st0->expired, st1.expired);
-	EXPECT_EQ(st0->revoked, st1.revoked);
-	EXPECT_EQ(st0->redeemed, st1.redeemed);
+	EXPECT_LE(0, sd_wait_deltas(self->dev, &self->base, &w, 1000));
 
 	EXPECT_EQ(-1, sd_revoke(self->dev, s->cookie));
 	EXPECT_EQ(ENOENT, errno);
@@ -130,39 +127,32 @@ static void check_reaped(struct __test_metadata *_metadata,
 /* The target exits normally without redeeming. */
 TEST_F(reap, target_exit)
 {
-	struct sockdup_stats st0;
 	struct sockdup_share s;
 
 	ASSERT_EQ(0, share_and_close(self, &s));
-	ASSERT_EQ(0, sd_stats(self->dev, &st0));
 	ASSERT_EQ(0, agent_exit(&self->target, 0));
-	check_reaped(_metadata, self, &st0, &s, now_ms());
+	check_reaped(_metadata, self, &s, now_ms());
 }
 
 /* The target is killed. */
 TEST_F(reap, target_killed)
 {
-	struct sockdup_stats st0;
 	struct sockdup_share s;
 
 	ASSERT_EQ(0, share_and_close(self, &s));
-	ASSERT_EQ(0, sd_stats(self->dev, &st0));
 	agent_kill(&self->target);
-	check_reaped(_metadata, self, &st0, &s, now_ms());
+	check_reaped(_metadata, self, &s, now_ms());
 }
 
 /* A live target is left alone for longer than the bound. */
 TEST_F(reap, live_target_kept)
 {
-	struct sockdup_stats st0, st1;
+	struct sd_want w = { .shared = 1, .pending = 1 };
 	struct sockdup_share s;
 
 	ASSERT_EQ(0, share_and_close(self, &s));
-	ASSERT_EQ(0, sd_stats(self->dev, &st0));
 	EXPECT_EQ(0, peer_closed(self->peer, 2 * self->sweep_ms + 200));
-	ASSERT_EQ(0, sd_stats(self->dev, &st1));
-	EXPECT_EQ(st0.reaped, st1.reaped);
-	EXPECT_EQ(st0.pending, st1.pending);
+	EXPECT_TRUE(sd_deltas_ok(self->dev, &self->base, &w, false));
 	EXPECT_LE(0, agent_redeem(&self->target, s.cookie, 0, NULL));
 }
 
@@ -173,7 +163,7 @@ TEST_F(reap, many_shares)
 		SK_UNIX_STREAM, SK_UNIX_SEQPACKET, SK_TCP, SK_TCP6,
 	};
 	enum { N = 8 };
-	struct sockdup_stats st0, st1;
+	struct sd_want w = { .shared = N, .reaped = N };
 	struct sockdup_share s;
 	int peers[N], i, sock;
 	int64_t t0, eof, worst = 0;
@@ -184,7 +174,6 @@ TEST_F(reap, many_shares)
 				      LONG_TTL_MS, &s));
 		close(sock);
 	}
-	ASSERT_EQ(0, sd_stats(self->dev, &st0));
 	ASSERT_EQ(0, agent_exit(&self->target, 0));
 	t0 = now_ms();
 	for (i = 0; i < N; i++) {
@@ -197,12 +186,7 @@ TEST_F(reap, many_shares)
 	TH_LOG("%d shares reaped, the last %lld ms after the exit", N,
 	       (long long)worst);
 	EXPECT_GE(2 * self->sweep_ms, worst);
-	ASSERT_LE(0, sd_wait_counter(self->dev,
-				     offsetof(struct sockdup_stats, reaped),
-				     st0.reaped + N, 1000));
-	ASSERT_EQ(0, sd_stats(self->dev, &st1));
-	EXPECT_EQ(st0.reaped + N, st1.reaped);
-	EXPECT_EQ(st0.pending - N, st1.pending);
+	EXPECT_LE(0, sd_wait_deltas(self->dev, &self->base, &w, 1000));
 }
 
 /*
@@ -212,18 +196,16 @@ TEST_F(reap, many_shares)
 TEST_F(reap, zombie_target)
 {
 	struct agent_req req = { .op = AG_EXIT };
-	struct sockdup_stats st0;
 	struct sockdup_share s;
 	char c;
 	int64_t t0;
 
 	ASSERT_EQ(0, share_and_close(self, &s));
-	ASSERT_EQ(0, sd_stats(self->dev, &st0));
 	ASSERT_EQ(0, fd_send(self->target.ctl, &req, sizeof(req), -1));
 	/* its end of the control socket closes when it has exited */
 	ASSERT_EQ(0, recv(self->target.ctl, &c, 1, 0));
 	t0 = now_ms();
-	check_reaped(_metadata, self, &st0, &s, t0);
+	check_reaped(_metadata, self, &s, t0);
 	EXPECT_EQ(self->target.child, waitpid(self->target.child, NULL, 0));
 	self->target.child = -1;
 }
@@ -272,7 +254,7 @@ static char proc_state(pid_t pid)
 
 TEST_F(reap, leader_exited_threads_live)
 {
-	struct sockdup_stats st0, st1;
+	struct sd_want w = { .shared = 1, .pending = 1 };
 	struct sockdup_share s;
 	pid_t parent = getpid(), pid;
 	int sv[2], res[2], i;
@@ -302,10 +284,8 @@ TEST_F(reap, leader_exited_threads_live)
 		sleep_ms(5);
 	ASSERT_EQ('Z', proc_state(pid));
 
-	ASSERT_EQ(0, sd_stats(self->dev, &st0));
 	sleep_ms(2 * self->sweep_ms + 200);
-	ASSERT_EQ(0, sd_stats(self->dev, &st1));
-	EXPECT_EQ(st0.reaped, st1.reaped);
+	EXPECT_TRUE(sd_deltas_ok(self->dev, &self->base, &w, false));
 	EXPECT_EQ(0, peer_closed(self->peer, 0));
 
 	ASSERT_EQ(sizeof(s.cookie), send(sv[0], s.cookie, sizeof(s.cookie), 0));

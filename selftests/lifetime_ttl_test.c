@@ -23,6 +23,7 @@ FIXTURE(ttl) {
 	int dev;
 	struct agent target;
 	int sock, peer;
+	struct sd_base base;
 };
 
 FIXTURE_SETUP(ttl)
@@ -36,6 +37,7 @@ FIXTURE_SETUP(ttl)
 	ASSERT_LE(0, self->dev);
 	ASSERT_EQ(0, agent_spawn(&self->target, 0, 0));
 	ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &self->sock, &self->peer));
+	ASSERT_EQ(0, sd_base_take(self->dev, &self->base));
 }
 
 FIXTURE_TEARDOWN(ttl)
@@ -60,13 +62,12 @@ static void drop_own(int *sock)
 /* Share with ttl 500 ms, redeem at 300 ms: the redeem wins, no expiry. */
 TEST_F(ttl, redeem_before_ttl_succeeds)
 {
-	struct sockdup_stats st0, st1;
+	struct sd_want w = { .shared = 1, .redeemed = 1 };
 	struct sockdup_share s;
 	int64_t t0, at;
 	__u64 ino = 0;
 	int fd;
 
-	ASSERT_EQ(0, sd_stats(self->dev, &st0));
 	t0 = now_ms();
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 500, &s));
 	drop_own(&self->sock);
@@ -80,10 +81,7 @@ TEST_F(ttl, redeem_before_ttl_succeeds)
 
 	/* past the TTL nothing expires: the redeem released it */
 	sleep_until_ms(t0 + 500 + 200);
-	ASSERT_EQ(0, sd_stats(self->dev, &st1));
-	EXPECT_EQ(st0.redeemed + 1, st1.redeemed);
-	EXPECT_EQ(st0.expired, st1.expired);
-	EXPECT_EQ(st0.pending, st1.pending);
+	EXPECT_TRUE(sd_deltas_ok(self->dev, &self->base, &w, false));
 	/* the target still holds the socket */
 	EXPECT_EQ(0, peer_closed(self->peer, 0));
 	EXPECT_EQ(0, agent_close(&self->target, fd));
@@ -93,12 +91,11 @@ TEST_F(ttl, redeem_before_ttl_succeeds)
 /* Redeem 50 ms after the TTL: ENOENT, for QUERY and REVOKE as well. */
 TEST_F(ttl, redeem_after_ttl_enoent)
 {
-	struct sockdup_stats st0, st1;
+	struct sd_want w = { .shared = 1, .expired = 1 };
 	struct sockdup_share_info info;
 	struct sockdup_share s;
 	int64_t t0;
 
-	ASSERT_EQ(0, sd_stats(self->dev, &st0));
 	t0 = now_ms();
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 400, &s));
 	drop_own(&self->sock);
@@ -111,15 +108,8 @@ TEST_F(ttl, redeem_after_ttl_enoent)
 	EXPECT_EQ(-1, sd_revoke(self->dev, s.cookie));
 	EXPECT_EQ(ENOENT, errno);
 
-	ASSERT_LE(0, sd_wait_counter(self->dev,
-				     offsetof(struct sockdup_stats, expired),
-				     st0.expired + 1, DROP_BOUND_MS));
-	ASSERT_EQ(0, sd_stats(self->dev, &st1));
-	EXPECT_EQ(st0.expired + 1, st1.expired);
-	EXPECT_EQ(st0.redeemed, st1.redeemed);
-	EXPECT_EQ(st0.revoked, st1.revoked);
-	EXPECT_EQ(st0.pending, st1.pending);
 	EXPECT_EQ(1, peer_closed(self->peer, DROP_BOUND_MS));
+	EXPECT_LE(0, sd_wait_deltas(self->dev, &self->base, &w, 1000));
 }
 
 /*
@@ -153,11 +143,10 @@ TEST_F(ttl, no_grace_after_ttl)
  */
 TEST_F(ttl, pin_dropped_at_expiry)
 {
-	struct sockdup_stats st0, st1;
+	struct sd_want w = { .shared = 1, .expired = 1 };
 	struct sockdup_share s;
 	int64_t t0, eof;
 
-	ASSERT_EQ(0, sd_stats(self->dev, &st0));
 	t0 = now_ms();
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 500, &s));
 	drop_own(&self->sock);
@@ -169,13 +158,7 @@ TEST_F(ttl, pin_dropped_at_expiry)
 	EXPECT_LE(500 - TICK_SLACK_MS, eof);
 	EXPECT_GE(500 + DROP_BOUND_MS, eof);
 
-	ASSERT_EQ(0, sd_stats(self->dev, &st1));
-	EXPECT_EQ(st0.expired + 1, st1.expired);
-	EXPECT_EQ(st0.shared + 1, st1.shared);
-	EXPECT_EQ(st0.pending, st1.pending);
-	EXPECT_EQ(st0.redeemed, st1.redeemed);
-	EXPECT_EQ(st0.revoked, st1.revoked);
-	EXPECT_EQ(st0.reaped, st1.reaped);
+	EXPECT_LE(0, sd_wait_deltas(self->dev, &self->base, &w, 1000));
 }
 
 /*
@@ -234,22 +217,19 @@ TEST_F(ttl, expiry_after_sharer_exit)
 /* ttl_ms above max_ttl_ms is EINVAL; exactly max_ttl_ms is fine. */
 TEST_F(ttl, above_max_einval)
 {
-	struct sockdup_stats st0, st1;
+	struct sd_want none = { 0 };
 	struct sockdup_share_info info;
 	struct sockdup_share s;
 	long max = param_get("max_ttl_ms");
 
 	ASSERT_LT(0, max);
-	ASSERT_EQ(0, sd_stats(self->dev, &st0));
 	EXPECT_EQ(-1, sd_share(self->dev, self->sock, self->target.pid,
 			       max + 1, &s));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-1, sd_share(self->dev, self->sock, self->target.pid,
 			       UINT32_MAX, &s));
 	EXPECT_EQ(EINVAL, errno);
-	ASSERT_EQ(0, sd_stats(self->dev, &st1));
-	EXPECT_EQ(st0.shared, st1.shared);
-	EXPECT_EQ(st0.pending, st1.pending);
+	EXPECT_TRUE(sd_deltas_ok(self->dev, &self->base, &none, false));
 
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, max, &s));
 	ASSERT_EQ(0, sd_query(self->dev, s.cookie, &info));

@@ -166,52 +166,247 @@ static inline int sd_list(int dev, struct sockdup_share_info *entries,
 	return ret;
 }
 
-/* released = everything that left the table, by any path */
-static inline __u64 st_released(const struct sockdup_stats *st)
+/* ---- counters, with other programs' leftovers accounted for ---- */
+
+/*
+ * Other test programs may leave shares pending (a long TTL, a target that
+ * lives on); they expire or are reaped while a test runs and move the
+ * global counters.  A struct sd_base remembers the counters and which
+ * shares were pending when a test started, so that what left the table
+ * since without the test's doing ("gone") can be told apart.  Those shares
+ * can only expire or be reaped: nobody else redeems or revokes while a test
+ * program runs.
+ */
+struct sd_base {
+	struct sockdup_stats st;
+	__u64 *ids;	/* sorted */
+	__u32 n;
+};
+
+/* What a test did to the counters since its base. */
+struct sd_want {
+	long shared, redeemed, expired, revoked, reaped, pending;
+};
+
+static inline int sd_cmp_u64(const void *a, const void *b)
 {
-	return st->redeemed + st->expired + st->revoked + st->reaped;
+	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The ids of every pending share the caller can see, sorted. */
+static inline int sd_list_ids(int dev, __u64 **ids, __u32 *n)
+{
+	struct sockdup_share_info *e = NULL, *ne;
+	__u32 count = 0, cap, i;
+	__u64 total = 0;
+
+	for (;;) {
+		if (sd_list(dev, NULL, 0, NULL, &total))
+			goto fail;
+		cap = total + 64;
+		ne = realloc(e, cap * sizeof(*e));
+		if (!ne)
+			goto fail;
+		e = ne;
+		if (sd_list(dev, e, cap, &count, &total))
+			goto fail;
+		if (total <= count)
+			break;
+	}
+	*ids = malloc((count + 1) * sizeof(**ids));
+	if (!*ids)
+		goto fail;
+	for (i = 0; i < count; i++)
+		(*ids)[i] = e[i].id;
+	qsort(*ids, count, sizeof(**ids), sd_cmp_u64);
+	*n = count;
+	free(e);
+	return 0;
+fail:
+	free(e);
+	return -1;
+}
+
+/* How many of the sorted @old are not in the sorted @now. */
+static inline __u32 sd_ids_gone(const __u64 *old, __u32 nold,
+				const __u64 *now, __u32 nnow)
+{
+	__u32 i = 0, j = 0, gone = 0;
+
+	while (i < nold) {
+		if (j >= nnow || old[i] < now[j]) {
+			gone++;
+			i++;
+		} else if (old[i] == now[j]) {
+			i++;
+			j++;
+		} else {
+			j++;
+		}
+	}
+	return gone;
 }
 
 /*
- * Poll STATS until the counter at byte offset @off (offsetof(struct
- * sockdup_stats, field)) reaches at least @want.  Returns the milliseconds
- * waited, or -1 after @timeout_ms.
+ * STATS and the number of @base's shares that have left the table, read so
+ * that no share left between the two (LIST, STATS, LIST until both LISTs
+ * agree and list as many shares as STATS counts pending: a share past its
+ * TTL is no longer listed but still counted until the sweeper releases it,
+ * a moment later).  Needs a caller that sees every share (root).
  */
-static inline int64_t sd_wait_counter(int dev, size_t off, __u64 want,
-				      int timeout_ms)
+static inline int sd_snapshot(int dev, const struct sd_base *base,
+			      struct sockdup_stats *st, __u32 *gone)
 {
-	int64_t t0 = now_ms();
-	struct sockdup_stats st;
+	int tries;
 
-	for (;;) {
-		__u64 v;
+	for (tries = 0; tries < 50; tries++) {
+		__u64 *a, *b;
+		__u32 na, nb, ga, gb;
 
-		if (sd_stats(dev, &st))
+		if (sd_list_ids(dev, &a, &na))
 			return -1;
-		memcpy(&v, (char *)&st + off, sizeof(v));
-		if (v >= want)
-			return now_ms() - t0;
-		if (now_ms() - t0 > timeout_ms)
+		if (sd_stats(dev, st) || sd_list_ids(dev, &b, &nb)) {
+			free(a);
 			return -1;
-		sleep_ms(5);
+		}
+		ga = sd_ids_gone(base->ids, base->n, a, na);
+		gb = sd_ids_gone(base->ids, base->n, b, nb);
+		free(a);
+		free(b);
+		if (ga == gb && na == nb && st->pending == nb) {
+			*gone = gb;
+			return 0;
+		}
+		sleep_ms(2);
 	}
+	errno = EAGAIN;
+	return -1;
 }
 
-/* Wait until STATS.pending is back to @want (or below). */
-static inline int64_t sd_wait_pending(int dev, __u64 want, int timeout_ms)
+/* Remember the counters and the pending shares (take it before sharing). */
+static inline int sd_base_take(int dev, struct sd_base *b)
+{
+	struct sd_base none = { 0 };
+	__u32 gone;
+	int tries;
+
+	for (tries = 0; tries < 50; tries++) {
+		struct sockdup_stats st;
+
+		free(b->ids);
+		b->ids = NULL;
+		if (sd_list_ids(dev, &b->ids, &b->n) ||
+		    sd_snapshot(dev, &none, &st, &gone))
+			return -1;
+		b->st = st;
+		/* nothing may have left between the LIST and the STATS */
+		if (!sd_snapshot(dev, b, &st, &gone) && !gone &&
+		    st.pending == b->st.pending && st.pending == b->n &&
+		    st.shared == b->st.shared) {
+			b->st = st;
+			return 0;
+		}
+	}
+	errno = EAGAIN;
+	return -1;
+}
+
+/*
+ * Did the counters move by exactly what the test did (@w), plus expiries
+ * and reaps of shares pending at @b that have gone since?  Prints each
+ * mismatch unless @quiet.
+ */
+static inline bool sd_deltas_ok(int dev, const struct sd_base *b,
+				const struct sd_want *w, bool quiet)
+{
+	struct sockdup_stats st;
+	__u32 gone;
+	long d_sh, d_rd, d_ex, d_rv, d_rp, d_pe;
+	bool ok = true;
+
+	if (sd_snapshot(dev, b, &st, &gone)) {
+		if (!quiet)
+			fprintf(stderr, "# STATS/LIST failed: %s\n",
+				strerror(errno));
+		return false;
+	}
+	d_sh = st.shared - b->st.shared;
+	d_rd = st.redeemed - b->st.redeemed;
+	d_ex = st.expired - b->st.expired;
+	d_rv = st.revoked - b->st.revoked;
+	d_rp = st.reaped - b->st.reaped;
+	d_pe = (long)st.pending - (long)b->st.pending;
+
+#define SD_CHECK(cond, fmt, ...) do {					\
+		if (!(cond)) {						\
+			ok = false;					\
+			if (!quiet)					\
+				fprintf(stderr, "# counters: " fmt "\n",	\
+					__VA_ARGS__);			\
+		}							\
+	} while (0)
+	SD_CHECK(d_sh == w->shared, "shared %+ld, want %+ld", d_sh, w->shared);
+	SD_CHECK(d_rd == w->redeemed, "redeemed %+ld, want %+ld", d_rd,
+		 w->redeemed);
+	SD_CHECK(d_rv == w->revoked, "revoked %+ld, want %+ld", d_rv,
+		 w->revoked);
+	SD_CHECK(d_ex >= w->expired && d_ex <= w->expired + gone,
+		 "expired %+ld, want %+ld (+%u others')", d_ex, w->expired,
+		 gone);
+	SD_CHECK(d_rp >= w->reaped && d_rp <= w->reaped + gone,
+		 "reaped %+ld, want %+ld (+%u others')", d_rp, w->reaped, gone);
+	SD_CHECK(d_ex + d_rp == w->expired + w->reaped + gone,
+		 "expired+reaped %+ld, want %+ld", d_ex + d_rp,
+		 w->expired + w->reaped + (long)gone);
+	SD_CHECK(d_pe == w->pending - gone, "pending %+ld, want %+ld",
+		 d_pe, w->pending - (long)gone);
+#undef SD_CHECK
+	return ok;
+}
+
+/*
+ * Wait up to @timeout_ms for sd_deltas_ok(); on a timeout, print what is
+ * wrong.  Returns the milliseconds waited or -1.
+ */
+static inline int64_t sd_wait_deltas(int dev, const struct sd_base *b,
+				     const struct sd_want *w, int timeout_ms)
 {
 	int64_t t0 = now_ms();
-	struct sockdup_stats st;
 
-	for (;;) {
-		if (sd_stats(dev, &st))
+	while (!sd_deltas_ok(dev, b, w, true)) {
+		if (now_ms() - t0 > timeout_ms) {
+			sd_deltas_ok(dev, b, w, false);
 			return -1;
-		if (st.pending <= want)
-			return now_ms() - t0;
-		if (now_ms() - t0 > timeout_ms)
-			return -1;
+		}
 		sleep_ms(5);
 	}
+	return now_ms() - t0;
+}
+
+/*
+ * Print (as TAP comments) what is pending, for a test whose counters another
+ * program's leftovers could disturb.  Returns the number pending.
+ */
+static inline __u64 sd_dump_pending(int dev, const char *why)
+{
+	struct sockdup_share_info e[8];
+	__u32 count = 0, i;
+	__u64 total = 0;
+
+	if (sd_list(dev, e, 8, &count, &total) || !total)
+		return total;
+	fprintf(stderr, "# %s: %llu shares pending\n", why,
+		(unsigned long long)total);
+	for (i = 0; i < count; i++)
+		fprintf(stderr,
+			"#   id %llu sharer %d (uid %u) target %d family %u age %llu ms ttl_left %llu ms\n",
+			(unsigned long long)e[i].id, e[i].sharer_pid,
+			e[i].sharer_uid, e[i].target_pid, e[i].family,
+			(unsigned long long)e[i].age_ms,
+			(unsigned long long)e[i].ttl_left_ms);
+	return total;
 }
 
 /* ---- module parameters ---- */
@@ -303,13 +498,23 @@ __attribute__((constructor)) static void sd_params_init(void)
 	sd_params_pid = params_save(&sd_params_orig) ? 0 : getpid();
 }
 
-static inline int params_reset(void)
+/* Put back every parameter but sd_param_names[@keep] (-1: all). */
+static inline int params_reset_but(int keep)
 {
+	struct sd_params p = sd_params_orig;
+
 	if (!sd_params_pid) {
 		errno = ENOENT;
 		return -1;
 	}
-	return params_restore(&sd_params_orig);
+	if (keep >= 0)
+		p.val[keep] = -1;
+	return params_restore(&p);
+}
+
+static inline int params_reset(void)
+{
+	return params_reset_but(-1);
 }
 
 __attribute__((destructor)) static void sd_params_fini(void)
@@ -580,6 +785,18 @@ struct agent_rep {
 /* Flags of agent_spawn(). */
 #define AGENT_NEWPIDNS	(1U << 0)	/* run in a new pid namespace (as pid 1) */
 
+/*
+ * What an agent (and, with AGENT_NEWPIDNS, the process in the middle) says
+ * before it takes requests.
+ */
+struct agent_hello {
+	__u32 kind;
+	__s32 pid;
+};
+
+#define AGENT_HELLO_PID		1	/* the agent's pid in the test's namespace */
+#define AGENT_HELLO_READY	2	/* the agent takes requests */
+
 struct agent {
 	pid_t pid;	/* the agent, as seen by the test (target for SHARE) */
 	pid_t child;	/* what the test waits for (differs with AGENT_NEWPIDNS) */
@@ -721,7 +938,7 @@ static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
 	__attribute__((noreturn));
 static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
 {
-	pid_t ready;
+	struct agent_hello hello;
 
 	if (flags & AGENT_NEWPIDNS) {
 		pid_t inner;
@@ -738,8 +955,10 @@ static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
 			flags &= ~AGENT_NEWPIDNS;
 			agent_child(ctl, uid, flags);
 		}
-		/* the first message tells the test the agent's pid */
-		if (fd_send(ctl, &inner, sizeof(inner), -1))
+		/* tell the test the agent's pid in the test's namespace */
+		hello.kind = AGENT_HELLO_PID;
+		hello.pid = inner;
+		if (fd_send(ctl, &hello, sizeof(hello), -1))
 			_exit(117);
 		close(ctl);
 		if (waitpid(inner, &status, 0) != inner)
@@ -750,8 +969,9 @@ static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
 	if (uid && become_user(uid))
 		_exit(119);
 	/* ready: the test may use the agent (and its uid) from now on */
-	ready = getpid();
-	if (fd_send(ctl, &ready, sizeof(ready), -1))
+	hello.kind = AGENT_HELLO_READY;
+	hello.pid = getpid();
+	if (fd_send(ctl, &hello, sizeof(hello), -1))
 		_exit(120);
 	agent_serve(ctl);
 }
@@ -765,7 +985,8 @@ static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
  */
 static inline int agent_spawn(struct agent *a, uid_t uid, unsigned int flags)
 {
-	pid_t parent = getpid(), pid, ready;
+	pid_t parent = getpid(), pid;
+	bool ready = false;
 	int sv[2], fd;
 
 	a->pid = a->child = -1;
@@ -784,13 +1005,21 @@ static inline int agent_spawn(struct agent *a, uid_t uid, unsigned int flags)
 	a->ctl = sv[0];
 	a->child = pid;
 	a->pid = pid;
-	/* with AGENT_NEWPIDNS the middle process says the agent's pid first */
-	if ((flags & AGENT_NEWPIDNS) &&
-	    fd_recv(a->ctl, &a->pid, sizeof(a->pid), &fd) != sizeof(a->pid))
-		goto fail;
-	/* then the agent says it is ready, as whichever user it must be */
-	if (fd_recv(a->ctl, &ready, sizeof(ready), &fd) != sizeof(ready))
-		goto fail;
+	/*
+	 * The agent says it is ready (as whichever user it must be); with
+	 * AGENT_NEWPIDNS the process in the middle also says the agent's pid
+	 * as the test sees it, in either order.
+	 */
+	do {
+		struct agent_hello hello;
+
+		if (fd_recv(a->ctl, &hello, sizeof(hello), &fd) != sizeof(hello))
+			goto fail;
+		if (hello.kind == AGENT_HELLO_PID)
+			a->pid = hello.pid;
+		else if (hello.kind == AGENT_HELLO_READY)
+			ready = true;
+	} while (!ready || ((flags & AGENT_NEWPIDNS) && a->pid == pid));
 	return 0;
 fail:
 	agent_kill(a);
