@@ -5,17 +5,24 @@
  * uid, counted in STATS.refused_user / refused_global; a redeem, revoke,
  * decline, expiry or reap gives the slot back at once.  A refused SHARE
  * pins nothing.
+ *
+ * The test process shares with the effective uid QUOTA_UID (its real and
+ * saved uid stay 0, so it can still set module parameters): no other test
+ * program shares as that uid, so its count of pending shares is the test's
+ * own even when other programs left root's shares pending.
  */
 #define _GNU_SOURCE
 #include "lifetime_util.h"
 
 #include "kselftest_harness.h"
 
+#define QUOTA_UID	31000	/* the test process's euid while sharing */
+#define OTHER_UID	31001	/* another ordinary user */
 #define LONG_TTL_MS	30000
 #define SHORT_TTL_MS	300
 #define FAST_SWEEP_MS	200
-#define MAX_SHARES	32
-/* shares allowed above what is pending when a test starts */
+#define MAX_SHARES	64
+/* shares allowed above what QUOTA_UID has pending when a test starts */
 #define N		4
 
 FIXTURE(quota) {
@@ -26,6 +33,21 @@ FIXTURE(quota) {
 	int socks[MAX_SHARES], peers[MAX_SHARES];
 	struct sockdup_share shares[MAX_SHARES];
 };
+
+/* Module parameters are root's: switch back for a moment. */
+static int set_param(const char *name, long val)
+{
+	int ret, err;
+
+	if (seteuid(0))
+		return -1;
+	ret = param_set(name, val);
+	err = errno;
+	if (seteuid(QUOTA_UID))
+		return -1;
+	errno = err;
+	return ret;
+}
 
 FIXTURE_SETUP(quota)
 {
@@ -41,11 +63,11 @@ FIXTURE_SETUP(quota)
 	ASSERT_EQ(0, params_reset());
 	self->dev = sd_open();
 	ASSERT_LE(0, self->dev);
+	/* the agents first: they must not inherit the euid */
 	ASSERT_EQ(0, agent_spawn(&self->target, 0, 0));
 	ASSERT_EQ(0, agent_spawn(&self->target2, 0, 0));
-	ASSERT_EQ(0, agent_spawn(&self->user, 1000, 0));
-	/* let what earlier tests left behind drain (not required) */
-	sd_wait_pending(self->dev, 0, 2 * param_orig(SD_SWEEP) + 500);
+	ASSERT_EQ(0, agent_spawn(&self->user, OTHER_UID, 0));
+	ASSERT_EQ(0, seteuid(QUOTA_UID));
 	ASSERT_EQ(0, sd_stats(self->dev, &self->st0));
 }
 
@@ -53,6 +75,7 @@ FIXTURE_TEARDOWN(quota)
 {
 	int i;
 
+	EXPECT_EQ(0, seteuid(0));
 	for (i = 0; i < self->nr; i++) {
 		if (self->dev >= 0)
 			sd_revoke(self->dev, self->shares[i].cookie);
@@ -97,7 +120,7 @@ static int share_new(FIXTURE_DATA(quota) *self, pid_t target, __u32 ttl,
 	return ret;
 }
 
-/* The per-user cap: N more shares than we have pending, then EDQUOT. */
+/* The per-user cap: N more shares than QUOTA_UID had pending. */
 static long cap_user(FIXTURE_DATA(quota) *self)
 {
 	return self->st0.user_pending + N;
@@ -112,16 +135,31 @@ static void fill(struct __test_metadata *_metadata, FIXTURE_DATA(quota) *self,
 		ASSERT_EQ(0, share_new(self, self->target.pid, ttl, NULL));
 }
 
+/* Wait until QUOTA_UID's pending count is @want; ms waited or -1. */
+static int64_t wait_user_pending(int dev, __u64 want, int timeout_ms)
+{
+	int64_t t0 = now_ms();
+	struct sockdup_stats st;
+
+	while (!sd_stats(dev, &st) && st.user_pending != want) {
+		if (now_ms() - t0 > timeout_ms)
+			return -1;
+		sleep_ms(2);
+	}
+	return now_ms() - t0;
+}
+
 TEST_F(quota, user_cap_exact)
 {
 	struct sockdup_stats st;
 	struct sockdup_share *s;
 
-	ASSERT_EQ(0, param_set("max_per_user", cap_user(self)));
+	ASSERT_EQ(0, set_param("max_per_user", cap_user(self)));
 	fill(_metadata, self, N, LONG_TTL_MS);
 	ASSERT_EQ(0, sd_stats(self->dev, &st));
 	EXPECT_EQ((__u64)cap_user(self), st.user_pending);
 	EXPECT_EQ((__u64)cap_user(self), st.max_per_user);
+	EXPECT_EQ(self->st0.shared + N, st.shared);
 
 	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(EDQUOT, errno);
@@ -129,7 +167,6 @@ TEST_F(quota, user_cap_exact)
 	EXPECT_EQ(self->st0.refused_user + 1, st.refused_user);
 	EXPECT_EQ(self->st0.refused_global, st.refused_global);
 	EXPECT_EQ(self->st0.shared + N, st.shared);
-	EXPECT_EQ(self->st0.pending + N, st.pending);
 	EXPECT_EQ((__u64)cap_user(self), st.user_pending);
 	/* the refused share pinned nothing: our close was the last one */
 	EXPECT_EQ(1, peer_closed(self->peers[self->nr - 1], 0));
@@ -145,7 +182,7 @@ TEST_F(quota, freed_by_redeem)
 {
 	struct sockdup_share *s;
 
-	ASSERT_EQ(0, param_set("max_per_user", cap_user(self)));
+	ASSERT_EQ(0, set_param("max_per_user", cap_user(self)));
 	fill(_metadata, self, N, LONG_TTL_MS);
 	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(EDQUOT, errno);
@@ -160,7 +197,7 @@ TEST_F(quota, freed_by_revoke)
 {
 	struct sockdup_share *s;
 
-	ASSERT_EQ(0, param_set("max_per_user", cap_user(self)));
+	ASSERT_EQ(0, set_param("max_per_user", cap_user(self)));
 	fill(_metadata, self, N, LONG_TTL_MS);
 	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(EDQUOT, errno);
@@ -174,7 +211,7 @@ TEST_F(quota, freed_by_decline)
 {
 	struct sockdup_share *s;
 
-	ASSERT_EQ(0, param_set("max_per_user", cap_user(self)));
+	ASSERT_EQ(0, set_param("max_per_user", cap_user(self)));
 	fill(_metadata, self, N, LONG_TTL_MS);
 	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(EDQUOT, errno);
@@ -189,19 +226,20 @@ TEST_F(quota, freed_by_expiry)
 	struct sockdup_share *s;
 	int64_t t0, waited;
 
-	ASSERT_EQ(0, param_set("max_per_user", cap_user(self)));
+	ASSERT_EQ(0, set_param("max_per_user", cap_user(self)));
 	fill(_metadata, self, N - 1, LONG_TTL_MS);
 	t0 = now_ms();
 	ASSERT_EQ(0, share_new(self, self->target.pid, SHORT_TTL_MS, &s));
 	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(EDQUOT, errno);
 
-	waited = sd_wait_counter(self->dev,
-				 offsetof(struct sockdup_stats, expired),
-				 self->st0.expired + 1, SHORT_TTL_MS + 2000);
+	/* once the expiry shows in the user's count, a share fits at once */
+	waited = wait_user_pending(self->dev, cap_user(self) - 1,
+				   SHORT_TTL_MS + 2000);
 	ASSERT_LE(0, waited);
-	TH_LOG("expired counted %lld ms after SHARE (ttl %d)",
+	TH_LOG("slot back %lld ms after SHARE (ttl %d)",
 	       (long long)(now_ms() - t0), SHORT_TTL_MS);
+	EXPECT_LE(SHORT_TTL_MS - 5, now_ms() - t0);
 	EXPECT_EQ(0, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(EDQUOT, errno);
@@ -212,9 +250,9 @@ TEST_F(quota, freed_by_reap)
 	struct sockdup_share *s;
 	int64_t t0, waited;
 
-	ASSERT_EQ(0, param_set("sweep_ms", FAST_SWEEP_MS));
+	ASSERT_EQ(0, set_param("sweep_ms", FAST_SWEEP_MS));
 	sleep_ms(param_orig(SD_SWEEP) + 50);
-	ASSERT_EQ(0, param_set("max_per_user", cap_user(self)));
+	ASSERT_EQ(0, set_param("max_per_user", cap_user(self)));
 	fill(_metadata, self, N - 1, LONG_TTL_MS);
 	ASSERT_EQ(0, share_new(self, self->target2.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
@@ -222,11 +260,10 @@ TEST_F(quota, freed_by_reap)
 
 	ASSERT_EQ(0, agent_exit(&self->target2, 0));
 	t0 = now_ms();
-	waited = sd_wait_counter(self->dev,
-				 offsetof(struct sockdup_stats, reaped),
-				 self->st0.reaped + 1, 2 * FAST_SWEEP_MS + 2000);
+	waited = wait_user_pending(self->dev, cap_user(self) - 1,
+				   2 * FAST_SWEEP_MS + 2000);
 	ASSERT_LE(0, waited);
-	TH_LOG("reaped counted %lld ms after the target exited",
+	TH_LOG("slot back %lld ms after the target exited",
 	       (long long)(now_ms() - t0));
 	EXPECT_EQ(0, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
@@ -237,19 +274,20 @@ TEST_F(quota, freed_by_reap)
 TEST_F(quota, per_euid)
 {
 	struct sockdup_stats ust;
-	struct sockdup_share s, us[N + 1];
+	struct sockdup_share s, us[MAX_SHARES];
 	long ucount;
 	int i, sock, peer;
 
-	ASSERT_EQ(0, param_set("max_per_user", cap_user(self)));
+	ASSERT_EQ(0, set_param("max_per_user", cap_user(self)));
 	fill(_metadata, self, N, LONG_TTL_MS);
 	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, NULL));
 	EXPECT_EQ(EDQUOT, errno);
 
+	/* the other user can make as many as it has room for, no more */
 	ASSERT_EQ(0, agent_stats(&self->user, &ust));
-	ASSERT_GE((__u64)cap_user(self), ust.user_pending);
-	ucount = cap_user(self) - ust.user_pending;
-	ASSERT_GE(N, ucount);
+	ucount = cap_user(self) - (long)ust.user_pending;
+	ASSERT_LE(1, ucount);
+	ASSERT_GT(MAX_SHARES, ucount);
 	for (i = 0; i <= ucount; i++) {
 		ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &sock, &peer));
 		if (i < ucount) {
@@ -268,7 +306,7 @@ TEST_F(quota, per_euid)
 	ASSERT_EQ(0, agent_stats(&self->user, &ust));
 	EXPECT_EQ((__u64)cap_user(self), ust.user_pending);
 	EXPECT_EQ(self->st0.refused_user + 2, ust.refused_user);
-	/* root is still full, the user's shares did not count for it */
+	/* QUOTA_UID is still full: the other user's shares did not count */
 	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, NULL));
 	EXPECT_EQ(EDQUOT, errno);
 	for (i = 0; i < ucount; i++)
@@ -281,9 +319,9 @@ TEST_F(quota, lowered_cap)
 	struct sockdup_share *s;
 	int i;
 
-	ASSERT_EQ(0, param_set("max_per_user", cap_user(self)));
+	ASSERT_EQ(0, set_param("max_per_user", cap_user(self)));
 	fill(_metadata, self, N, LONG_TTL_MS);
-	ASSERT_EQ(0, param_set("max_per_user", cap_user(self) - 2));
+	ASSERT_EQ(0, set_param("max_per_user", cap_user(self) - 2));
 	for (i = 0; i < 3; i++) {
 		EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 		EXPECT_EQ(EDQUOT, errno);
@@ -292,46 +330,119 @@ TEST_F(quota, lowered_cap)
 	EXPECT_EQ(0, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 }
 
-/* The global cap: ENOSPC for everybody once max_total shares are pending. */
-TEST_F(quota, global_cap_enospc)
+/* What one try at the global cap saw. */
+struct global_try {
+	long total;
+	int self_ret, self_err, user_ret, user_err;
+	int again_ret, again_err, after_ret, after_err;
+	int refused_eof, released_eof;
+	struct sockdup_stats full, end;
+};
+
+/*
+ * Fill the table to max_total = pending + N (N - 1 shares of ours and one
+ * of the other user), try once more as each user, free the other user's
+ * share, take its slot, try once more.  Returns how many shares other
+ * programs left that went away meanwhile (the try counts only if 0), or -1.
+ */
+static int global_try(FIXTURE_DATA(quota) *self, struct global_try *t)
 {
-	struct sockdup_stats st;
-	struct sockdup_share *s, us;
-	long total = self->st0.pending + N;
-	int sock, peer, upeer;
+	struct sockdup_share us, *s;
+	struct sd_base base = { 0 };
+	int i, sock, peer, upeer, first = self->nr;
+	__u32 gone;
 
-	ASSERT_EQ(0, param_set("max_total", total));
-	fill(_metadata, self, N - 1, LONG_TTL_MS);
-	/* the last slot goes to the ordinary user */
-	ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &sock, &upeer));
-	ASSERT_EQ(0, agent_share(&self->user, sock, self->target.pid,
-				 LONG_TTL_MS, &us));
+	memset(t, 0, sizeof(*t));
+	/* LIST as root, to see every share */
+	if (seteuid(0) || sd_base_take(self->dev, &base) || seteuid(QUOTA_UID))
+		return -1;
+	t->total = base.st.pending + N;
+	if (set_param("max_total", t->total))
+		return -1;
+	for (i = 0; i < N - 1; i++)
+		if (share_new(self, self->target.pid, LONG_TTL_MS, NULL))
+			return -1;
+	if (make_sock(SK_UNIX_STREAM, &sock, &upeer))
+		return -1;
+	i = agent_share(&self->user, sock, self->target.pid, LONG_TTL_MS, &us);
 	close(sock);
+	if (i)
+		return -1;
 
-	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
-	EXPECT_EQ(ENOSPC, errno);
-	ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &sock, &peer));
-	EXPECT_EQ(-1, agent_share(&self->user, sock, self->target.pid,
-				  LONG_TTL_MS, NULL));
-	EXPECT_EQ(ENOSPC, errno);
+	t->self_ret = share_new(self, self->target.pid, LONG_TTL_MS, &s);
+	t->self_err = errno;
+	t->refused_eof = peer_closed(self->peers[self->nr - 1], 0);
+	if (make_sock(SK_UNIX_STREAM, &sock, &peer))
+		return -1;
+	t->user_ret = agent_share(&self->user, sock, self->target.pid,
+				  LONG_TTL_MS, NULL);
+	t->user_err = errno;
 	close(sock);
 	close(peer);
-
-	ASSERT_EQ(0, sd_stats(self->dev, &st));
-	EXPECT_EQ(self->st0.refused_global + 2, st.refused_global);
-	EXPECT_EQ(self->st0.refused_user, st.refused_user);
-	EXPECT_EQ((__u64)total, st.max_total);
-	EXPECT_EQ((__u64)total, st.pending);
-	/* the peer of the refused share: nothing pinned it */
-	EXPECT_EQ(1, peer_closed(self->peers[self->nr - 1], 0));
+	if (sd_stats(self->dev, &t->full))
+		return -1;
 
 	/* one release, one slot, for anybody */
-	ASSERT_EQ(0, agent_revoke(&self->target, us.cookie));
-	EXPECT_EQ(1, peer_closed(upeer, 1000));
+	if (agent_revoke(&self->target, us.cookie))
+		return -1;
+	t->released_eof = peer_closed(upeer, 1000);
 	close(upeer);
-	EXPECT_EQ(0, share_new(self, self->target.pid, LONG_TTL_MS, &s));
-	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
-	EXPECT_EQ(ENOSPC, errno);
+	t->again_ret = share_new(self, self->target.pid, LONG_TTL_MS, &s);
+	t->again_err = errno;
+	t->after_ret = share_new(self, self->target.pid, LONG_TTL_MS, &s);
+	t->after_err = errno;
+
+	if (seteuid(0) || sd_snapshot(self->dev, &base, &t->end, &gone) ||
+	    seteuid(QUOTA_UID))
+		return -1;
+	t->full.refused_global -= base.st.refused_global;
+	t->full.refused_user -= base.st.refused_user;
+	t->end.refused_global -= base.st.refused_global;
+	free(base.ids);
+	if (gone) {
+		/* undo and let the caller try again */
+		for (i = first; i < self->nr; i++)
+			sd_revoke(self->dev, self->shares[i].cookie);
+	}
+	return gone;
+}
+
+/*
+ * The global cap: ENOSPC for everybody once max_total shares are pending.
+ * Another program's leftover share that expires in the middle would give a
+ * slot back: such a try does not count and is made again.
+ */
+TEST_F(quota, global_cap_enospc)
+{
+	struct global_try t;
+	int tries, gone;
+
+	for (tries = 0; tries < 5; tries++) {
+		gone = global_try(self, &t);
+		ASSERT_LE(0, gone);
+		if (!gone)
+			break;
+		TH_LOG("%d shares of other programs went away: again", gone);
+	}
+	ASSERT_EQ(0, gone);
+
+	EXPECT_EQ(-1, t.self_ret);
+	EXPECT_EQ(ENOSPC, t.self_err);
+	EXPECT_EQ(-1, t.user_ret);
+	EXPECT_EQ(ENOSPC, t.user_err);
+	EXPECT_EQ(2, t.full.refused_global);
+	EXPECT_EQ(0, t.full.refused_user);
+	EXPECT_EQ((__u64)t.total, t.full.max_total);
+	EXPECT_EQ((__u64)t.total, t.full.pending);
+	/* the refused share pinned nothing; the declined one went */
+	EXPECT_EQ(1, t.refused_eof);
+	EXPECT_EQ(1, t.released_eof);
+
+	EXPECT_EQ(0, t.again_ret);
+	EXPECT_EQ(-1, t.after_ret);
+	EXPECT_EQ(ENOSPC, t.after_err);
+	EXPECT_EQ(3, t.end.refused_global);
+	EXPECT_EQ((__u64)t.total, t.end.pending);
 }
 
 TEST_HARNESS_MAIN
