@@ -18,6 +18,8 @@
 #define FAST_SWEEP_MS	200
 /* ttl of the shares: long enough never to expire during a test */
 #define LONG_TTL_MS	30000
+/* a stall of the whole VM longer than this is allowed on top of a bound */
+#define STALL_MS	50
 
 FIXTURE(reap) {
 	int dev;
@@ -105,14 +107,15 @@ static void check_reaped(struct __test_metadata *_metadata,
 {
 	struct sd_want w = { .shared = 1, .reaped = 1 };
 	long bound = 2 * self->sweep_ms;
+	int64_t eof, stall = 0;
 	struct agent other;
-	int64_t eof;
 
-	ASSERT_EQ(1, peer_closed(self->peer, bound + 2000));
+	ASSERT_EQ(1, peer_closed_stall(self->peer, bound + 2000, &stall));
 	eof = now_ms() - t0;
-	TH_LOG("reaped %lld ms after the target exited (sweep_ms %ld, bound %ld)",
-	       (long long)eof, self->sweep_ms, bound);
-	EXPECT_GE(bound, eof);
+	TH_LOG("reaped %lld ms after the target exited (sweep_ms %ld, bound %ld, VM stalled up to %lld ms)",
+	       (long long)eof, self->sweep_ms, bound, (long long)stall);
+	/* the bound holds for the kernel, not across a stall of the VM */
+	EXPECT_GE(bound + (stall > STALL_MS ? stall : 0), eof);
 
 	EXPECT_LE(0, sd_wait_deltas(self->dev, &self->base, &w, 1000));
 
@@ -166,7 +169,7 @@ TEST_F(reap, many_shares)
 	struct sd_want w = { .shared = N, .reaped = N };
 	struct sockdup_share s;
 	int peers[N], i, sock;
-	int64_t t0, eof, worst = 0;
+	int64_t t0, eof, worst = 0, stall = 0;
 
 	for (i = 0; i < N; i++) {
 		ASSERT_EQ(0, make_sock(kinds[i % 4], &sock, &peers[i]));
@@ -177,15 +180,16 @@ TEST_F(reap, many_shares)
 	ASSERT_EQ(0, agent_exit(&self->target, 0));
 	t0 = now_ms();
 	for (i = 0; i < N; i++) {
-		EXPECT_EQ(1, peer_closed(peers[i], 2 * self->sweep_ms + 2000));
+		EXPECT_EQ(1, peer_closed_stall(peers[i],
+					       2 * self->sweep_ms + 2000, &stall));
 		eof = now_ms() - t0;
 		if (eof > worst)
 			worst = eof;
 		close(peers[i]);
 	}
-	TH_LOG("%d shares reaped, the last %lld ms after the exit", N,
-	       (long long)worst);
-	EXPECT_GE(2 * self->sweep_ms, worst);
+	TH_LOG("%d shares reaped, the last %lld ms after the exit (VM stalled up to %lld ms)",
+	       N, (long long)worst, (long long)stall);
+	EXPECT_GE(2 * self->sweep_ms + (stall > STALL_MS ? stall : 0), worst);
 	EXPECT_LE(0, sd_wait_deltas(self->dev, &self->base, &w, 1000));
 }
 

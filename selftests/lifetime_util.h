@@ -703,6 +703,31 @@ static inline int peer_closed(int peer, int timeout_ms)
 	}
 }
 
+/*
+ * peer_closed() that also measures how long the caller could not run: the
+ * largest gap between two of its 10 ms polls, less those 10 ms, raised into
+ * *@stall_ms.  A QEMU TCG guest on a busy host stalls now and then as a
+ * whole; a bound on how soon the kernel acts cannot hold across such a
+ * stall, while a kernel that is merely late leaves the poller running.
+ */
+static inline int peer_closed_stall(int peer, int timeout_ms,
+				    int64_t *stall_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms, last = now_ms(), now, left;
+	int ret;
+
+	for (;;) {
+		left = deadline - now_ms();
+		ret = peer_closed(peer, left > 10 ? 10 : left > 0 ? left : 0);
+		now = now_ms();
+		if (now - last - 10 > *stall_ms)
+			*stall_ms = now - last - 10;
+		last = now;
+		if (ret || now >= deadline)
+			return ret;
+	}
+}
+
 /* Milliseconds until @peer sees EOF, or -1 if not within @timeout_ms. */
 static inline int64_t wait_peer_eof(int peer, int timeout_ms)
 {
