@@ -134,21 +134,6 @@ static inline int sd_stats(int dev, struct sockdup_stats *st)
 	return ioctl(dev, SOCKDUP_IOC_STATS, st);
 }
 
-/* STATS through a descriptor of its own, for callers that keep none open. */
-static inline int sd_stats_once(struct sockdup_stats *st)
-{
-	int dev = sd_open();
-	int ret, err;
-
-	if (dev < 0)
-		return -1;
-	ret = sd_stats(dev, st);
-	err = errno;
-	close(dev);
-	errno = err;
-	return ret;
-}
-
 static inline int sd_list(int dev, struct sockdup_share_info *entries,
 			  __u32 capacity, __u32 *count, __u64 *total)
 {
@@ -383,30 +368,6 @@ static inline int64_t sd_wait_deltas(int dev, const struct sd_base *b,
 		sleep_ms(5);
 	}
 	return now_ms() - t0;
-}
-
-/*
- * Print (as TAP comments) what is pending, for a test whose counters another
- * program's leftovers could disturb.  Returns the number pending.
- */
-static inline __u64 sd_dump_pending(int dev, const char *why)
-{
-	struct sockdup_share_info e[8];
-	__u32 count = 0, i;
-	__u64 total = 0;
-
-	if (sd_list(dev, e, 8, &count, &total) || !total)
-		return total;
-	fprintf(stderr, "# %s: %llu shares pending\n", why,
-		(unsigned long long)total);
-	for (i = 0; i < count; i++)
-		fprintf(stderr,
-			"#   id %llu sharer %d (uid %u) target %d family %u age %llu ms ttl_left %llu ms\n",
-			(unsigned long long)e[i].id, e[i].sharer_pid,
-			e[i].sharer_uid, e[i].target_pid, e[i].family,
-			(unsigned long long)e[i].age_ms,
-			(unsigned long long)e[i].ttl_left_ms);
-	return total;
 }
 
 /* ---- module parameters ---- */
@@ -726,14 +687,6 @@ static inline int peer_closed_stall(int peer, int timeout_ms,
 		if (ret || now >= deadline)
 			return ret;
 	}
-}
-
-/* Milliseconds until @peer sees EOF, or -1 if not within @timeout_ms. */
-static inline int64_t wait_peer_eof(int peer, int timeout_ms)
-{
-	int64_t t0 = now_ms();
-
-	return peer_closed(peer, timeout_ms) == 1 ? now_ms() - t0 : -1;
 }
 
 /* ---- child processes ---- */
