@@ -131,6 +131,7 @@ FIXTURE_SETUP(unload)
 	if (access(ko_path(), R_OK))
 		SKIP(return, "no module file at %s to load again", ko_path());
 	ASSERT_TRUE(module_loaded());
+	ASSERT_EQ(0, params_reset());
 	ASSERT_EQ(0, module_params(self->params, sizeof(self->params)));
 }
 
@@ -296,6 +297,74 @@ TEST_F(unload, reload_starts_clean)
 	close(dev);
 	close(sock);
 	close(peer);
+}
+
+/* rmmod, retried while a descriptor of an exiting process still closes. */
+static int rmmod_wait(void)
+{
+	int i, ret;
+
+	for (i = 0; (ret = rmmod()) && i < 100; i++) {
+		if (errno != EWOULDBLOCK && errno != EBUSY && errno != EAGAIN)
+			break;
+		sleep_ms(20);
+	}
+	return ret;
+}
+
+/*
+ * Unload while shares expire and targets die: every round makes shares with
+ * TTLs of a few milliseconds and kills targets with sweep_ms at its minimum,
+ * then unloads at once, so the sweeper, expiry and reaping race with the
+ * module's exit.  Every peer sees EOF each time; the kernel log stays clean
+ * (the runner checks it).
+ */
+TEST_F(unload, races_expiry_and_reaping)
+{
+	enum { ROUNDS = 10, TARGETS = 3, SHARES = 8 };
+	struct agent targets[TARGETS];
+	int peers[SHARES], i, k, r, sock, ret, open_left = 0;
+	__u64 seed = now_ms() ^ getpid();
+	struct sockdup_share s;
+
+	TH_LOG("seed %llu", (unsigned long long)seed);
+	for (r = 0; r < ROUNDS; r++) {
+		ASSERT_EQ(0, param_set("sweep_ms", 10));
+		ASSERT_EQ(0, agent_spawn(&self->sharer, 0, 0));
+		for (k = 0; k < TARGETS; k++)
+			ASSERT_EQ(0, agent_spawn(&targets[k], 0, 0));
+		for (i = 0; i < SHARES; i++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			ASSERT_EQ(0, make_sock(i % 2 ? SK_TCP : SK_UNIX_STREAM,
+					       &sock, &peers[i]));
+			ret = agent_share(&self->sharer, sock,
+					  targets[(seed >> 33) % TARGETS].pid,
+					  (seed >> 40) % 2 ? 1 + (seed >> 50) % 20 :
+					  LONG_TTL_MS, &s);
+			close(sock);
+			ASSERT_EQ(0, ret);
+		}
+		ASSERT_EQ(0, agent_exit(&self->sharer, 0));
+		/* two targets die now, their shares are up for reaping */
+		agent_kill(&targets[0]);
+		agent_kill(&targets[1]);
+		sleep_ms((seed >> 20) % 15);
+
+		ASSERT_EQ(0, rmmod_wait()) {
+			TH_LOG("round %d: rmmod sockdup: %s", r, strerror(errno));
+		}
+		self->unloaded = true;
+		for (i = 0; i < SHARES; i++) {
+			if (peer_closed(peers[i], EOF_BOUND_MS) != 1)
+				open_left++;
+			close(peers[i]);
+		}
+		ASSERT_EQ(0, insmod(ko_path(), self->params));
+		self->unloaded = false;
+		agent_kill(&targets[2]);
+	}
+	EXPECT_EQ(0, open_left);
+	EXPECT_EQ(0, params_reset());
 }
 
 TEST_HARNESS_MAIN
