@@ -437,27 +437,46 @@ TEST_F_TIMEOUT(fi, open_device, 300)
 	report(self, "open");
 }
 
-TEST_F_TIMEOUT(fi, share, 300)
+/* First uid of the walk in which every SHARE is its uid's first one. */
+#define FRESH_UID	20000
+
+/*
+ * Walk SHARE.  The fault points of a SHARE depend on state that outlives
+ * one call: the first share of a uid also allocates the uid's quota
+ * record.  @fresh_uid makes every attempt the first share of a new uid;
+ * otherwise a keeper share of the same uid stays pending throughout, so
+ * that the record exists and the walk reaches the share's own allocations.
+ */
+static void walk_share(struct __test_metadata *_metadata, FIXTURE_DATA(fi) *self,
+		       int family, bool fresh_uid, const char *what)
 {
-	unsigned char cookie[SOCKDUP_COOKIE_SIZE];
+	unsigned char cookie[SOCKDUP_COOKIE_SIZE], keeper[SOCKDUP_COOKIE_SIZE] = { 0 };
 	struct fdset before, after;
 	unsigned int n;
-	int s[2], ret, err;
+	int s[2], k[2] = { -1, -1 }, ret, err, extra = fresh_uid ? 0 : 1;
 	bool consumed;
 
+	if (!fresh_uid) {
+		ASSERT_EQ(0, make_pair(family, k));
+		ASSERT_EQ(0, do_share(self->dev, k[0], getpid(), keeper));
+	}
 	for (n = 1; n < MAX_NTH; n++) {
-		ASSERT_EQ(0, make_pair(variant->family, s));
+		ASSERT_EQ(0, make_pair(family, s));
 		fd_snapshot(&before);
+		if (fresh_uid)
+			ASSERT_EQ(0, seteuid(FRESH_UID + n));
 		ASSERT_EQ(0, fi_arm(self->nth, n));
 		ret = do_share(self->dev, s[0], getpid(), cookie);
 		err = errno;
 		consumed = fi_disarm(self->nth);
+		if (fresh_uid)
+			ASSERT_EQ(0, seteuid(0));
 		fd_snapshot(&after);
 		EXPECT_TRUE(fd_same(&before, &after)) TH_LOG("fault %u: fd table changed", n);
 
 		if (ret == 0) {
 			/* A share was made: it must be whole and redeemable. */
-			check_books(_metadata, self, 1, n);
+			check_books(_metadata, self, extra + 1, n);
 			close(s[0]);
 			ret = do_redeem(self->dev, cookie);
 			EXPECT_LE(0, ret) TH_LOG("fault %u: fresh cookie: %s", n, strerror(errno));
@@ -468,18 +487,35 @@ TEST_F_TIMEOUT(fi, share, 300)
 			EXPECT_EQ(1, peer_sees_eof(s[1])) TH_LOG("fault %u: socket pinned", n);
 		} else {
 			/* Nothing may hold the socket: EOF as soon as we close it. */
-			check_books(_metadata, self, 0, n);
+			check_books(_metadata, self, extra, n);
 			close(s[0]);
 			EXPECT_EQ(1, peer_sees_eof(s[1]))
 				TH_LOG("fault %u: failed SHARE (%s) pinned the socket", n, strerror(err));
 		}
 		close(s[1]);
-		check_books(_metadata, self, 0, n);
-		if (account(_metadata, self, "share", n, ret, err, consumed))
+		check_books(_metadata, self, extra, n);
+		if (account(_metadata, self, what, n, ret, err, consumed))
 			break;
 	}
 	ASSERT_LT(n, MAX_NTH);
-	report(self, "share");
+	if (!fresh_uid) {
+		EXPECT_EQ(0, do_revoke(self->dev, keeper));
+		close(k[0]);
+		EXPECT_EQ(1, peer_sees_eof(k[1]));
+		close(k[1]);
+		check_books(_metadata, self, 0, n);
+	}
+	report(self, what);
+}
+
+TEST_F_TIMEOUT(fi, share, 300)
+{
+	walk_share(_metadata, self, variant->family, false, "share");
+}
+
+TEST_F_TIMEOUT(fi, share_first_of_uid, 300)
+{
+	walk_share(_metadata, self, variant->family, true, "share (first of its uid)");
 }
 
 TEST_F_TIMEOUT(fi, redeem, 300)
