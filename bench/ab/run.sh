@@ -71,7 +71,7 @@ for spec in "$@"; do
 	build_variant "${spec%%=*}" "${spec#*=}" || true
 done
 
-args=()
+args=(tsc=reliable)	# see bench/run.sh
 [ -n "${AB_ONLY:-}" ] && args+=("sockdup_ab_only=$AB_ONLY")
 [ -n "${AB_REPS:-}" ] && args+=("sockdup_ab_reps=$AB_REPS")
 [ -n "${AB_ROUNDS:-}" ] && args+=("sockdup_ab_rounds=$AB_ROUNDS")
