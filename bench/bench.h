@@ -78,6 +78,7 @@ struct bench_env {
 	unsigned int batch;		/* fixed batch size; 0: calibrate */
 	unsigned int batch_us;		/* timed length of a calibrated batch */
 	unsigned int max_batch;		/* largest batch (descriptors, shares) */
+	unsigned int warmup;		/* untimed ops before each batch */
 	unsigned int ncpus;
 	int dev;		/* /dev/sockdup */
 	int sock;		/* the socket every case passes around */

@@ -192,8 +192,9 @@ void report_table(FILE *f, struct bench_case *tab, unsigned int n)
 	fprintf(f, "\nsockdup-bench: Linux %s %s, %u CPUs (%s), clocksource %s\n",
 		u.release, u.machine, env.ncpus, cpu, env.clocksource);
 	fprintf(f, "ns per op, min / median / max over %u rounds (scale: %u rounds x %u batches),\n"
-		"cases interleaved, one batch of each case per round, batches sized to ~%u us of timed work%s\n\n",
-		env.rounds, env.scale_rounds, env.scale_visits, env.batch_us,
+		"cases interleaved, one batch of each case per round, batches sized to ~%u us of timed work,\n"
+		"each after %u untimed ops of the same case%s\n\n",
+		env.rounds, env.scale_rounds, env.scale_visits, env.batch_us, env.warmup,
 		env.quick ? " (QUICK: figures not meaningful)" : "");
 	fprintf(f, "%-12s %-46s %6s %9s %9s %9s\n", "group", "case", "batch", "min", "median", "max");
 	for (i = 0; i < n; i++) {
@@ -303,9 +304,10 @@ int report_json(FILE *f, struct bench_case *tab, unsigned int n)
 	fprintf(f, "  \"clocksource\": ");
 	jstr(f, env.clocksource);
 	fprintf(f, ",\n  \"quick\": %s,\n  \"rounds\": %u,\n  \"scale_rounds\": %u,\n"
-		"  \"scale_visits\": %u,\n  \"batch_us\": %u,\n  \"fixed_batch\": %u,\n",
+		"  \"scale_visits\": %u,\n  \"batch_us\": %u,\n  \"fixed_batch\": %u,\n"
+		"  \"warmup_ops\": %u,\n",
 		env.quick ? "true" : "false", env.rounds, env.scale_rounds,
-		env.scale_visits, env.batch_us, env.batch);
+		env.scale_visits, env.batch_us, env.batch, env.warmup);
 	fprintf(f, "  \"unit\": \"ns/op\",\n  \"cases\": [\n");
 	for (i = 0; i < n; i++) {
 		struct bench_case *c = &tab[i];
