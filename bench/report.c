@@ -245,8 +245,8 @@ void report_table(FILE *f, struct bench_case *tab, unsigned int n)
 	for (i = 0; i < nr; i++) {
 		char v[16], vm[16], t[16];
 
-		snprintf(v, sizeof(v), isnan(r[i].value) ? "-" : "%.2f", r[i].value);
-		snprintf(vm, sizeof(vm), isnan(r[i].value_min) ? "-" : "(%.2f)",
+		snprintf(v, sizeof(v), isnan(r[i].value) ? "-" : "%.3f", r[i].value);
+		snprintf(vm, sizeof(vm), isnan(r[i].value_min) ? "-" : "(%.3f)",
 			 r[i].value_min);
 		if (r[i].target)
 			snprintf(t, sizeof(t), "<= %g", r[i].target);
