@@ -170,7 +170,5 @@ unsigned int conc_register(struct bench_case *tab, unsigned int max);
 /* report.c */
 void report_table(FILE *f, struct bench_case *tab, unsigned int n);
 int report_json(FILE *f, struct bench_case *tab, unsigned int n);
-struct bench_case *case_find(struct bench_case *tab, unsigned int n,
-			     const char *id);
 
 #endif /* SOCKDUP_BENCH_H */

@@ -32,8 +32,8 @@ struct ratio {
 
 #define MAX_RATIOS	20
 
-struct bench_case *case_find(struct bench_case *tab, unsigned int n,
-			     const char *id)
+static struct bench_case *case_find(struct bench_case *tab, unsigned int n,
+				    const char *id)
 {
 	unsigned int i;
 
