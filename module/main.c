@@ -52,9 +52,9 @@ MODULE_PARM_DESC(max_ttl_ms,
 SOCKDUP_UINT_PARAM(max_per_user, 0, INT_MAX);
 MODULE_PARM_DESC(max_per_user,
 		 "Pending shares per effective uid of the sharer; more is EDQUOT (default 4096)");
-SOCKDUP_UINT_PARAM(max_total, 0, INT_MAX);
+SOCKDUP_UINT_PARAM(max_total, 0, SOCKDUP_TABLE_MAX_SHARES);
 MODULE_PARM_DESC(max_total,
-		 "Pending shares in total; more is ENOSPC (default 65536)");
+		 "Pending shares in total; more is ENOSPC (default 65536, at most 262144)");
 static int sockdup_set_sweep_ms(const char *val, const struct kernel_param *kp)
 {
 	int err = param_set_uint_minmax(val, kp, 10, 60000);

@@ -8,6 +8,7 @@
 #define _SOCKDUP_CORE_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/percpu.h>
 #include <linux/refcount.h>
 #include <linux/rhashtable-types.h>
@@ -98,6 +99,14 @@ struct sockdup_entry {
 	kuid_t target_uid;
 	struct rcu_head rcu;
 };
+
+/*
+ * Most shares the cookie table holds: rhashtable refuses inserts beyond
+ * twice its largest bucket array (SOCKDUP_TABLE_MAX_BUCKETS, table.c), and
+ * max_total cannot be set above it.
+ */
+#define SOCKDUP_TABLE_MAX_BUCKETS	BIT(17)
+#define SOCKDUP_TABLE_MAX_SHARES	(2 * SOCKDUP_TABLE_MAX_BUCKETS)
 
 /* Module parameters (main.c); read with READ_ONCE(), root may change them. */
 extern unsigned int sockdup_default_ttl_ms;

@@ -36,7 +36,11 @@ struct sockdup_counters __percpu *sockdup_counters;
 /*
  * The table grows and shrinks with the number of pending shares, but never
  * below 1024 buckets (8 KiB): a workload that shares and redeems a few
- * hundred sockets at a time then never pays for a resize.
+ * hundred sockets at a time then never pays for a resize.  Nor above 2^17
+ * buckets: the bucket array is one allocation rounded up to a power of two,
+ * so the next doubling (at 98,304 shares) would cost 4 MiB, 42 bytes per
+ * share at 100,000.  At the cap the load factor is at most 2 (262,144
+ * shares, the largest max_total), so lookups stay O(1).
  */
 static const struct rhashtable_params sockdup_table_params = {
 	.key_len		= SOCKDUP_COOKIE_SIZE,
@@ -44,6 +48,7 @@ static const struct rhashtable_params sockdup_table_params = {
 	.head_offset		= offsetof(struct sockdup_entry, node),
 	.nelem_hint		= 768,
 	.min_size		= 1024,
+	.max_size		= SOCKDUP_TABLE_MAX_BUCKETS,
 	.automatic_shrinking	= true,
 };
 
@@ -163,7 +168,8 @@ void sockdup_entry_free_unpublished(struct sockdup_entry *e)
  * owns the caller's reference.
  *
  * Context: Any context; takes one bucket lock of the table.
- * Return: 0; -EEXIST if the cookie is taken (draw another one); -ENOMEM.
+ * Return: 0; -EEXIST if the cookie is taken (draw another one); -ENOSPC
+ * if the table is at SOCKDUP_TABLE_MAX_SHARES; -ENOMEM.
  */
 int sockdup_entry_insert(struct sockdup_entry *e)
 {
@@ -173,6 +179,9 @@ int sockdup_entry_insert(struct sockdup_entry *e)
 					    sockdup_table_params);
 	if (err == -EEXIST)
 		return err;
+	/* Full: only when max_total is at its largest and releases lag. */
+	if (err == -E2BIG)
+		return -ENOSPC;
 	if (err)
 		return -ENOMEM;
 	this_cpu_inc(sockdup_counters->shared);
