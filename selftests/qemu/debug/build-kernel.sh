@@ -25,7 +25,8 @@
 #   --dir        print the entry directory that this source + fragment map to
 #   --check      exit 0 if that entry is complete, 1 otherwise (never builds)
 #
-# Environment: SOCKDUP_DEBUG_CACHE (default /var/cache/sockdup/debug-kernel),
+# Environment: SOCKDUP_DEBUG_CACHE (default /var/cache/sockdup/debug-kernel,
+# or ~/.cache/sockdup/debug-kernel when that is not writable),
 # DEBUG_KERNEL_JOBS (default 2), DEBUG_KERNEL_NICE (default 10),
 # DEBUG_KERNEL_KEEP (default 2).
 
@@ -34,7 +35,15 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fragment=$here/sockdup-debug.config
 tarball=/usr/src/linux-source-6.12.tar.xz
-cache=${SOCKDUP_DEBUG_CACHE:-/var/cache/sockdup/debug-kernel}
+# /var/cache for root (CI), the user's cache directory otherwise.
+if [ -n "${SOCKDUP_DEBUG_CACHE:-}" ]; then
+	cache=$SOCKDUP_DEBUG_CACHE
+elif mkdir -p /var/cache/sockdup/debug-kernel 2>/dev/null &&
+     [ -w /var/cache/sockdup/debug-kernel ]; then
+	cache=/var/cache/sockdup/debug-kernel
+else
+	cache=${XDG_CACHE_HOME:-$HOME/.cache}/sockdup/debug-kernel
+fi
 jobs=${DEBUG_KERNEL_JOBS:-2}
 niceness=${DEBUG_KERNEL_NICE:-10}
 keep=${DEBUG_KERNEL_KEEP:-2}
