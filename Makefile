@@ -6,8 +6,8 @@
 #   make KDIR=<dir>        the same for another kernel build tree
 #   make check             style, builds and VM runs on every tested kernel
 #                          (VM_JOBS=1: one VM at a time; TESTS=a_test,b_test:
-#                          only those programs; DEBUG_LANE=1: also the debug
-#                          kernel, see selftests/qemu/debug/)
+#                          only those programs; DEBUG_LANE=0: without the
+#                          debug kernel, see selftests/qemu/debug/)
 #   make vm [KERNEL=<release|series|kernel dir>] [MODE=check] [TESTS=a_test,b_test]
 #                          one VM run (default: KDIR's kernel, mode check)
 #   make vm-all MODE=<mode>  one VM run per tested kernel (KERNELS)
