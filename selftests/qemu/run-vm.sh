@@ -233,6 +233,9 @@ main() {
 			# No verdict from the guest: a panic, a hang or a boot
 			# failure.  Show the first report of the kernel, or the
 			# last lines of the console.
+			# grep -m 1 and head close their pipes early: no
+			# pipefail here, or SIGPIPE would end the script.
+			set +o pipefail
 			first=$(tr -d '\r' <"$console" | grep -n -m 1 -E \
 				'cut here|WARNING:|BUG:|kernel BUG|Oops|general protection|KASAN|UBSAN|blocked for more than|soft lockup|hard LOCKUP|[Rr][Cc][Uu].*stall|Kernel panic' |
 				cut -d: -f1)
