@@ -433,7 +433,11 @@ static inline int sd_sock_probe(const struct sd_sock *s)
 			err = errno;
 		}
 		close(fd);
-		if (!err)
+		/*
+		 * A connection queued just before the listener closed is
+		 * reset by the close: closing, not closed yet; probe again.
+		 */
+		if (!err || err == ECONNRESET)
 			return 0;
 		if (err == ECONNREFUSED)
 			return 1;
