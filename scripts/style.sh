@@ -40,11 +40,8 @@ checkpatch() {
 	[ ! -f "$compat" ] ||
 		perl "$tools/checkpatch.pl" "${opts[@]}" --ignore LINUX_VERSION_CODE \
 			"$compat" || rc=1
-	# BIT() is kernel-internal: a UAPI header cannot use it, so its
-	# "Prefer using the BIT macro" check does not apply there.
 	[ "${#ufiles[@]}" -eq 0 ] ||
-		perl "$tools/checkpatch.pl" "${opts[@]}" --ignore BIT_MACRO \
-			"${ufiles[@]}" || rc=1
+		perl "$tools/checkpatch.pl" "${opts[@]}" "${ufiles[@]}" || rc=1
 	return "$rc"
 }
 

@@ -31,7 +31,7 @@
 
 /* Flags of struct sockdup_redeem. */
 /* Set FD_CLOEXEC on the new descriptor. */
-#define SOCKDUP_REDEEM_CLOEXEC	(1U << 0)
+#define SOCKDUP_REDEEM_CLOEXEC	0x1U
 #define SOCKDUP_REDEEM_FLAGS	(SOCKDUP_REDEEM_CLOEXEC)
 
 /* No flags are defined yet for SHARE, REVOKE, QUERY, STATS and LIST. */
