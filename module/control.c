@@ -28,12 +28,7 @@ static bool sockdup_may_control(const struct sockdup_entry *e)
  */
 static bool sockdup_revoke_one(struct sockdup_entry *e, int *ret)
 {
-	if (sockdup_entry_expired(e, ktime_get_ns())) {
-		sockdup_entry_release(e, SOCKDUP_PENDING, SOCKDUP_EXPIRED);
-		*ret = -ENOENT;
-		return false;
-	}
-	if (atomic_read(&e->state) == SOCKDUP_DEAD) {
+	if (sockdup_entry_gone(e, ktime_get_ns())) {
 		*ret = -ENOENT;
 		return false;
 	}
@@ -125,16 +120,12 @@ long sockdup_ioctl_query(void __user *uarg, unsigned int usize)
 	if (!e)
 		return -ENOENT;
 	now = ktime_get_ns();
-	if (sockdup_entry_expired(e, now)) {
-		sockdup_entry_release(e, SOCKDUP_PENDING, SOCKDUP_EXPIRED);
+	if (sockdup_entry_gone(e, now))
 		ret = -ENOENT;
-	} else if (atomic_read(&e->state) == SOCKDUP_DEAD) {
-		ret = -ENOENT;
-	} else if (!sockdup_may_control(e)) {
+	else if (!sockdup_may_control(e))
 		ret = -EPERM;
-	} else {
+	else
 		sockdup_entry_fill_info(e, now, &info);
-	}
 	sockdup_entry_put(e);
 	if (ret)
 		return ret;

@@ -28,14 +28,7 @@ static bool sockdup_redeem_one(struct sockdup_entry *e, unsigned int o_flags,
 {
 	int state, fd;
 
-	if (sockdup_entry_expired(e, ktime_get_ns())) {
-		/* Whoever wins PENDING -> DEAD counts it; ENOENT either way. */
-		sockdup_entry_release(e, SOCKDUP_PENDING, SOCKDUP_EXPIRED);
-		*ret = -ENOENT;
-		return false;
-	}
-	/* Released already (it is on its way out of the table). */
-	if (atomic_read(&e->state) == SOCKDUP_DEAD) {
+	if (sockdup_entry_gone(e, ktime_get_ns())) {
 		*ret = -ENOENT;
 		return false;
 	}

@@ -147,6 +147,7 @@ void sockdup_entry_put(struct sockdup_entry *e);
 bool sockdup_entry_release(struct sockdup_entry *e, enum sockdup_state from,
 			   enum sockdup_reason why);
 bool sockdup_entry_expired(const struct sockdup_entry *e, u64 now);
+bool sockdup_entry_gone(struct sockdup_entry *e, u64 now);
 int sockdup_entry_wait_claim(struct sockdup_entry *e);
 void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
 			     struct sockdup_share_info *info);

@@ -287,6 +287,27 @@ bool sockdup_entry_expired(const struct sockdup_entry *e, u64 now)
 }
 
 /**
+ * sockdup_entry_gone() - whether a looked-up share is past use
+ * @e: the entry, referenced by the caller.
+ * @now: ktime_get_ns() of the caller.
+ *
+ * A share whose TTL has run out is released as expired here (by whoever
+ * wins its PENDING -> DEAD cmpxchg), so every lookup past the TTL sees
+ * ENOENT whether or not the sweeper has run.
+ *
+ * Context: Process context; may take one bucket lock of the table.
+ * Return: true if the share is expired or already released (ENOENT).
+ */
+bool sockdup_entry_gone(struct sockdup_entry *e, u64 now)
+{
+	if (sockdup_entry_expired(e, now)) {
+		sockdup_entry_release(e, SOCKDUP_PENDING, SOCKDUP_EXPIRED);
+		return true;
+	}
+	return atomic_read(&e->state) == SOCKDUP_DEAD;
+}
+
+/**
  * sockdup_entry_wait_claim() - wait until a REDEEM in progress resolves
  * @e: the entry, referenced by the caller.
  *
