@@ -56,14 +56,17 @@ install_packages() {
 	fi
 	say "installing $* (dpkg runs update-initramfs: slow, harmless)"
 	export DEBIAN_FRONTEND=noninteractive
+	# Another apt-get (a second check, unattended-upgrades) may hold the
+	# dpkg lock: wait for it instead of failing the run.
+	local -a apt=(apt-get -o DPkg::Lock::Timeout=900)
 	# A fresh machine may have empty package lists: update once, then
 	# install; retry after an update if the first attempt fails.
 	if ! ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1; then
-		"${sudo[@]}" apt-get update -q >&2
+		"${sudo[@]}" "${apt[@]}" update -q >&2
 	fi
-	if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "$@" >&2; then
-		"${sudo[@]}" apt-get update -q >&2
-		"${sudo[@]}" apt-get install -y -q --no-install-recommends "$@" >&2
+	if ! "${sudo[@]}" "${apt[@]}" install -y -q --no-install-recommends "$@" >&2; then
+		"${sudo[@]}" "${apt[@]}" update -q >&2
+		"${sudo[@]}" "${apt[@]}" install -y -q --no-install-recommends "$@" >&2
 	fi
 }
 
