@@ -185,7 +185,7 @@ TEST_F(query, time_moves)
 	struct sockdup_share_info a, b;
 
 	ASSERT_EQ(0, sd_query(self->dev, self->s.cookie, &a));
-	sleep_ms(300);
+	sd_sleep_ms(300);
 	ASSERT_EQ(0, sd_query(self->dev, self->s.cookie, &b));
 	EXPECT_LE(a.age_ms + 300 - ROUND_MS, b.age_ms);
 	EXPECT_GE(a.age_ms + 300 + SOON_MS, b.age_ms);

@@ -138,15 +138,15 @@ static void fill(struct __test_metadata *_metadata, FIXTURE_DATA(quota) *self,
 /* Wait until QUOTA_UID's pending count is @want; ms waited or -1. */
 static int64_t wait_user_pending(int dev, __u64 want, int timeout_ms)
 {
-	int64_t t0 = now_ms();
+	int64_t t0 = sd_now_ms();
 	struct sockdup_stats st;
 
 	while (!sd_stats(dev, &st) && st.user_pending != want) {
-		if (now_ms() - t0 > timeout_ms)
+		if (sd_now_ms() - t0 > timeout_ms)
 			return -1;
-		sleep_ms(2);
+		sd_sleep_ms(2);
 	}
-	return now_ms() - t0;
+	return sd_now_ms() - t0;
 }
 
 TEST_F(quota, user_cap_exact)
@@ -228,7 +228,7 @@ TEST_F(quota, freed_by_expiry)
 
 	ASSERT_EQ(0, set_param("max_per_user", cap_user(self)));
 	fill(_metadata, self, N - 1, LONG_TTL_MS);
-	t0 = now_ms();
+	t0 = sd_now_ms();
 	ASSERT_EQ(0, share_new(self, self->target.pid, SHORT_TTL_MS, &s));
 	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(EDQUOT, errno);
@@ -238,8 +238,8 @@ TEST_F(quota, freed_by_expiry)
 				   SHORT_TTL_MS + 2000);
 	ASSERT_LE(0, waited);
 	TH_LOG("slot back %lld ms after SHARE (ttl %d)",
-	       (long long)(now_ms() - t0), SHORT_TTL_MS);
-	EXPECT_LE(SHORT_TTL_MS - 5, now_ms() - t0);
+	       (long long)(sd_now_ms() - t0), SHORT_TTL_MS);
+	EXPECT_LE(SHORT_TTL_MS - 5, sd_now_ms() - t0);
 	EXPECT_EQ(0, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(EDQUOT, errno);
@@ -251,7 +251,7 @@ TEST_F(quota, freed_by_reap)
 	int64_t t0, waited;
 
 	ASSERT_EQ(0, set_param("sweep_ms", FAST_SWEEP_MS));
-	sleep_ms(param_orig(SD_SWEEP) + 50);
+	sd_sleep_ms(param_orig(SD_SWEEP) + 50);
 	ASSERT_EQ(0, set_param("max_per_user", cap_user(self)));
 	fill(_metadata, self, N - 1, LONG_TTL_MS);
 	ASSERT_EQ(0, share_new(self, self->target2.pid, LONG_TTL_MS, &s));
@@ -259,12 +259,12 @@ TEST_F(quota, freed_by_reap)
 	EXPECT_EQ(EDQUOT, errno);
 
 	ASSERT_EQ(0, agent_exit(&self->target2, 0));
-	t0 = now_ms();
+	t0 = sd_now_ms();
 	waited = wait_user_pending(self->dev, cap_user(self) - 1,
 				   2 * FAST_SWEEP_MS + 2000);
 	ASSERT_LE(0, waited);
 	TH_LOG("slot back %lld ms after the target exited",
-	       (long long)(now_ms() - t0));
+	       (long long)(sd_now_ms() - t0));
 	EXPECT_EQ(0, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
 	EXPECT_EQ(EDQUOT, errno);

@@ -61,7 +61,7 @@ FIXTURE_SETUP(reap)
 	self->sweep_ms = variant->sweep_ms ?: param_orig(SD_SWEEP);
 	if (cur != self->sweep_ms) {
 		ASSERT_EQ(0, param_set("sweep_ms", self->sweep_ms));
-		sleep_ms(cur + 50);
+		sd_sleep_ms(cur + 50);
 	}
 	self->dev = sd_open();
 	ASSERT_LE(0, self->dev);
@@ -111,7 +111,7 @@ static void check_reaped(struct __test_metadata *_metadata,
 	struct agent other;
 
 	ASSERT_EQ(1, peer_closed_stall(self->peer, bound + 2000, &stall));
-	eof = now_ms() - t0;
+	eof = sd_now_ms() - t0;
 	TH_LOG("reaped %lld ms after the target exited (sweep_ms %ld, bound %ld, VM stalled up to %lld ms)",
 	       (long long)eof, self->sweep_ms, bound, (long long)stall);
 	/* the bound holds for the kernel, not across a stall of the VM */
@@ -134,7 +134,7 @@ TEST_F(reap, target_exit)
 
 	ASSERT_EQ(0, share_and_close(self, &s));
 	ASSERT_EQ(0, agent_exit(&self->target, 0));
-	check_reaped(_metadata, self, &s, now_ms());
+	check_reaped(_metadata, self, &s, sd_now_ms());
 }
 
 /* The target is killed. */
@@ -144,7 +144,7 @@ TEST_F(reap, target_killed)
 
 	ASSERT_EQ(0, share_and_close(self, &s));
 	agent_kill(&self->target);
-	check_reaped(_metadata, self, &s, now_ms());
+	check_reaped(_metadata, self, &s, sd_now_ms());
 }
 
 /* A live target is left alone for longer than the bound. */
@@ -178,11 +178,11 @@ TEST_F(reap, many_shares)
 		close(sock);
 	}
 	ASSERT_EQ(0, agent_exit(&self->target, 0));
-	t0 = now_ms();
+	t0 = sd_now_ms();
 	for (i = 0; i < N; i++) {
 		EXPECT_EQ(1, peer_closed_stall(peers[i],
 					       2 * self->sweep_ms + 2000, &stall));
-		eof = now_ms() - t0;
+		eof = sd_now_ms() - t0;
 		if (eof > worst)
 			worst = eof;
 		close(peers[i]);
@@ -208,7 +208,7 @@ TEST_F(reap, zombie_target)
 	ASSERT_EQ(0, fd_send(self->target.ctl, &req, sizeof(req), -1));
 	/* its end of the control socket closes when it has exited */
 	ASSERT_EQ(0, recv(self->target.ctl, &c, 1, 0));
-	t0 = now_ms();
+	t0 = sd_now_ms();
 	check_reaped(_metadata, self, &s, t0);
 	EXPECT_EQ(self->target.child, waitpid(self->target.child, NULL, 0));
 	self->target.child = -1;
@@ -285,10 +285,10 @@ TEST_F(reap, leader_exited_threads_live)
 	/* now the leader exits; wait until it is a zombie */
 	ASSERT_EQ(1, send(sv[0], "g", 1, 0));
 	for (i = 0; i < 200 && proc_state(pid) != 'Z'; i++)
-		sleep_ms(5);
+		sd_sleep_ms(5);
 	ASSERT_EQ('Z', proc_state(pid));
 
-	sleep_ms(2 * self->sweep_ms + 200);
+	sd_sleep_ms(2 * self->sweep_ms + 200);
 	EXPECT_TRUE(sd_deltas_ok(self->dev, &self->base, &w, false));
 	EXPECT_EQ(0, peer_closed(self->peer, 0));
 

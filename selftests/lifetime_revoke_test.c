@@ -73,10 +73,10 @@ TEST_F(revoke, by_sharer)
 
 	/* our own descriptor still keeps the socket open */
 	EXPECT_EQ(0, peer_closed(self->peer, 100));
-	t0 = now_ms();
+	t0 = sd_now_ms();
 	close_own(&self->sock);
 	ASSERT_EQ(1, peer_closed(self->peer, 1000));
-	eof = now_ms() - t0;
+	eof = sd_now_ms() - t0;
 	TH_LOG("EOF %lld ms after the sharer's close", (long long)eof);
 	EXPECT_GE(100, eof);
 }

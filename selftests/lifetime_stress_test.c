@@ -209,7 +209,7 @@ static void reap_peers(struct worker *w, bool wait)
 	int i;
 
 	do {
-		int64_t now = now_ms();
+		int64_t now = sd_now_ms();
 
 		for (i = 0; i < w->npeers; i++) {
 			struct peer *p = &w->peers[i];
@@ -230,7 +230,7 @@ static void reap_peers(struct worker *w, bool wait)
 			w->peers[i--] = w->peers[--w->npeers];
 		}
 		if (wait && w->npeers)
-			sleep_ms(5);
+			sd_sleep_ms(5);
 	} while (wait && w->npeers);
 }
 
@@ -356,7 +356,7 @@ out:
 			waitpid(pids[k], NULL, 0);
 	}
 	/* every share is released within this now that the targets are gone */
-	end = now_ms() + 2 * SWEEP_MS + 200 + EOF_SLACK_MS;
+	end = sd_now_ms() + 2 * SWEEP_MS + 200 + EOF_SLACK_MS;
 	for (i = 0; i < w->npeers; i++)
 		if (!w->peers[i].deadline)
 			w->peers[i].deadline = end;
@@ -377,7 +377,7 @@ static void worker_main(int n, int64_t until)
 	w->dev = sd_open();
 	if (w->dev < 0)
 		_exit(3);
-	while (now_ms() < until && round_run(w))
+	while (sd_now_ms() < until && round_run(w))
 		reap_peers(w, w->npeers > MAX_OUTSTANDING - PER_ROUND);
 	reap_peers(w, true);
 	_exit(0);
@@ -403,7 +403,7 @@ FIXTURE_SETUP(stress)
 	ASSERT_EQ(0, params_reset());
 	if (param_orig(SD_SWEEP) != SWEEP_MS) {
 		ASSERT_EQ(0, param_set("sweep_ms", SWEEP_MS));
-		sleep_ms(param_orig(SD_SWEEP) + 50);
+		sd_sleep_ms(param_orig(SD_SWEEP) + 50);
 	}
 	self->dev = sd_open();
 	ASSERT_LE(0, self->dev);
@@ -441,7 +441,7 @@ TEST_F_TIMEOUT(stress, redeem_revoke_expiry_exit, 120)
 
 	ASSERT_EQ(0, sd_base_take(self->dev, &base));
 	st0 = base.st;
-	until = now_ms() + seconds * 1000;
+	until = sd_now_ms() + seconds * 1000;
 	for (i = 0; i < WORKERS; i++) {
 		self->workers[i] = fork();
 		ASSERT_LE(0, self->workers[i]);
@@ -469,7 +469,7 @@ TEST_F_TIMEOUT(stress, redeem_revoke_expiry_exit, 120)
 		ASSERT_EQ(0, sd_list(self->dev, entries, 64, &count, &total));
 		EXPECT_GE(64, count);
 		monitor++;
-		sleep_ms(2);
+		sd_sleep_ms(2);
 		for (i = 0; i < WORKERS; i++) {
 			if (self->workers[i] > 0 &&
 			    waitpid(self->workers[i], &status, WNOHANG) ==
@@ -485,13 +485,13 @@ TEST_F_TIMEOUT(stress, redeem_revoke_expiry_exit, 120)
 	 * Wait until every share made here has gone; shares other programs
 	 * left may go too ("gone": they can only expire or be reaped).
 	 */
-	t0 = now_ms();
+	t0 = sd_now_ms();
 	do {
 		ASSERT_EQ(0, sd_snapshot(self->dev, &base, &st1, &gone));
-		waited = now_ms() - t0;
+		waited = sd_now_ms() - t0;
 		if (D(pending) + (long long)gone <= 0)
 			break;
-		sleep_ms(5);
+		sd_sleep_ms(5);
 	} while (waited < 2 * SWEEP_MS + EOF_SLACK_MS);
 	TH_LOG("%d rounds, %d shares: redeemed %lld expired %lld revoked %lld reaped %lld, pending %+lld (%lld ms after the last round), %ld STATS+LIST, %u others' shares gone",
 	       shm->rounds, shm->shares, D(redeemed), D(expired), D(revoked),

@@ -68,19 +68,19 @@ TEST_F(ttl, redeem_before_ttl_succeeds)
 	__u64 ino = 0;
 	int fd;
 
-	t0 = now_ms();
+	t0 = sd_now_ms();
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 500, &s));
 	drop_own(&self->sock);
 
-	sleep_until_ms(t0 + 300);
+	sd_sleep_until_ms(t0 + 300);
 	fd = agent_redeem(&self->target, s.cookie, 0, &ino);
-	at = now_ms() - t0;
+	at = sd_now_ms() - t0;
 	TH_LOG("redeemed at %lld ms of a 500 ms TTL", (long long)at);
 	ASSERT_LE(0, fd);
 	ASSERT_GT(500, at);
 
 	/* past the TTL nothing expires: the redeem released it */
-	sleep_until_ms(t0 + 500 + 200);
+	sd_sleep_until_ms(t0 + 500 + 200);
 	EXPECT_TRUE(sd_deltas_ok(self->dev, &self->base, &w, false));
 	/* the target still holds the socket */
 	EXPECT_EQ(0, peer_closed(self->peer, 0));
@@ -96,11 +96,11 @@ TEST_F(ttl, redeem_after_ttl_enoent)
 	struct sockdup_share s;
 	int64_t t0;
 
-	t0 = now_ms();
+	t0 = sd_now_ms();
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 400, &s));
 	drop_own(&self->sock);
 
-	sleep_until_ms(t0 + 400 + 50);
+	sd_sleep_until_ms(t0 + 400 + 50);
 	EXPECT_EQ(-1, agent_redeem(&self->target, s.cookie, 0, NULL));
 	EXPECT_EQ(ENOENT, errno);
 	EXPECT_EQ(-1, agent_query(&self->target, s.cookie, &info));
@@ -126,9 +126,9 @@ TEST_F(ttl, no_grace_after_ttl)
 	for (i = 0; i < 3; i++) {
 		ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &sock, &peer));
 		ASSERT_EQ(0, sd_share(self->dev, sock, self->target.pid, 200, &s));
-		t1 = now_ms();
+		t1 = sd_now_ms();
 		close(sock);
-		sleep_until_ms(t1 + 200 + 2);
+		sd_sleep_until_ms(t1 + 200 + 2);
 		EXPECT_EQ(-1, agent_redeem(&self->target, s.cookie, 0, NULL));
 		EXPECT_EQ(ENOENT, errno);
 		/* the lookup that found it expired released it */
@@ -147,12 +147,12 @@ TEST_F(ttl, pin_dropped_at_expiry)
 	struct sockdup_share s;
 	int64_t t0, eof;
 
-	t0 = now_ms();
+	t0 = sd_now_ms();
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 500, &s));
 	drop_own(&self->sock);
 
 	ASSERT_EQ(1, peer_closed(self->peer, 500 + DROP_BOUND_MS + 500));
-	eof = now_ms() - t0;
+	eof = sd_now_ms() - t0;
 	TH_LOG("EOF %lld ms after SHARE with ttl 500 ms (%+lld ms)",
 	       (long long)eof, (long long)(eof - 500));
 	EXPECT_LE(500 - TICK_SLACK_MS, eof);
@@ -174,13 +174,13 @@ TEST_F(ttl, earliest_expiry_first)
 	ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &lsock, &lpeer));
 	ASSERT_EQ(0, sd_share(self->dev, lsock, self->target.pid, 3000, &slong));
 	close(lsock);
-	t0 = now_ms();
+	t0 = sd_now_ms();
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 300,
 			      &sshort));
 	drop_own(&self->sock);
 
 	EXPECT_EQ(1, peer_closed(self->peer, 300 + DROP_BOUND_MS));
-	eof = now_ms() - t0;
+	eof = sd_now_ms() - t0;
 	TH_LOG("short share dropped at %lld ms (ttl 300, older share ttl 3000)",
 	       (long long)eof);
 	EXPECT_LE(300 - TICK_SLACK_MS, eof);
@@ -200,14 +200,14 @@ TEST_F(ttl, expiry_after_sharer_exit)
 	int64_t t0, eof;
 
 	ASSERT_EQ(0, agent_spawn(&sharer, 0, 0));
-	t0 = now_ms();
+	t0 = sd_now_ms();
 	ASSERT_EQ(0, agent_share(&sharer, self->sock, self->target.pid, 600, &s));
 	drop_own(&self->sock);
 	ASSERT_EQ(0, agent_exit(&sharer, 0));
 
 	EXPECT_EQ(0, peer_closed(self->peer, 300));
 	ASSERT_EQ(1, peer_closed(self->peer, 600 + DROP_BOUND_MS));
-	eof = now_ms() - t0;
+	eof = sd_now_ms() - t0;
 	EXPECT_LE(600 - TICK_SLACK_MS, eof);
 	EXPECT_GE(600 + DROP_BOUND_MS, eof);
 	EXPECT_EQ(-1, agent_redeem(&self->target, s.cookie, 0, NULL));
@@ -275,7 +275,7 @@ TEST_F(ttl, zero_uses_changed_default)
 	int64_t t0, eof;
 
 	ASSERT_EQ(0, param_set("default_ttl_ms", 700));
-	t0 = now_ms();
+	t0 = sd_now_ms();
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 0, &s));
 	drop_own(&self->sock);
 	ASSERT_EQ(0, sd_query(self->dev, s.cookie, &info));
@@ -283,7 +283,7 @@ TEST_F(ttl, zero_uses_changed_default)
 	EXPECT_LT(200, info.ttl_left_ms);
 
 	ASSERT_EQ(1, peer_closed(self->peer, 700 + DROP_BOUND_MS + 500));
-	eof = now_ms() - t0;
+	eof = sd_now_ms() - t0;
 	EXPECT_LE(700 - TICK_SLACK_MS, eof);
 	EXPECT_GE(700 + DROP_BOUND_MS, eof);
 }

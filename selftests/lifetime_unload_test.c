@@ -209,7 +209,7 @@ TEST_F(unload, pending_shares_released)
 	}
 	ASSERT_EQ(0, agent_exit(&self->sharer, 0));
 	ASSERT_EQ(0, agent_exit(&self->doomed, 0));
-	sleep_ms(60);
+	sd_sleep_ms(60);
 
 	/* the long-lived shares are pending, their sockets open */
 	dev = sd_open();
@@ -231,7 +231,7 @@ TEST_F(unload, pending_shares_released)
 	for (tries = 0; (ret = rmmod()) && tries < 100; tries++) {
 		if (errno != EWOULDBLOCK && errno != EBUSY && errno != EAGAIN)
 			break;
-		sleep_ms(20);
+		sd_sleep_ms(20);
 	}
 	if (ret)
 		log_module(_metadata);
@@ -239,14 +239,14 @@ TEST_F(unload, pending_shares_released)
 		TH_LOG("rmmod sockdup: %s", strerror(errno));
 	}
 	self->unloaded = true;
-	t0 = now_ms();
+	t0 = sd_now_ms();
 	EXPECT_FALSE(module_loaded());
 
 	for (i = 0; i < NR_PEERS; i++) {
 		EXPECT_EQ(1, peer_closed(self->peer[i], EOF_BOUND_MS)) {
 			TH_LOG("socket %d still open after rmmod", i);
 		}
-		eof = now_ms() - t0;
+		eof = sd_now_ms() - t0;
 		if (eof > worst)
 			worst = eof;
 	}
@@ -275,14 +275,14 @@ TEST_F(unload, reload_starts_clean)
 	ASSERT_EQ(0, agent_exit(&self->sharer, 0));
 
 	for (i = 0; i < 100 && rmmod(); i++)
-		sleep_ms(20);
+		sd_sleep_ms(20);
 	ASSERT_FALSE(module_loaded());
 	self->unloaded = true;
 	ASSERT_EQ(0, insmod(ko_path(), self->params));
 	self->unloaded = false;
 
 	for (i = 0; i < 50 && (dev = sd_open()) < 0; i++)
-		sleep_ms(20);
+		sd_sleep_ms(20);
 	ASSERT_LE(0, dev);
 	ASSERT_EQ(0, sd_stats(dev, &st));
 	EXPECT_EQ(0, st.pending);
@@ -307,7 +307,7 @@ static int rmmod_wait(void)
 	for (i = 0; (ret = rmmod()) && i < 100; i++) {
 		if (errno != EWOULDBLOCK && errno != EBUSY && errno != EAGAIN)
 			break;
-		sleep_ms(20);
+		sd_sleep_ms(20);
 	}
 	return ret;
 }
@@ -324,7 +324,7 @@ TEST_F(unload, races_expiry_and_reaping)
 	enum { ROUNDS = 10, TARGETS = 3, SHARES = 8 };
 	struct agent targets[TARGETS];
 	int peers[SHARES], i, k, r, sock, ret, open_left = 0;
-	__u64 seed = now_ms() ^ getpid();
+	__u64 seed = sd_now_ms() ^ getpid();
 	struct sockdup_share s;
 
 	TH_LOG("seed %llu", (unsigned long long)seed);
@@ -348,7 +348,7 @@ TEST_F(unload, races_expiry_and_reaping)
 		/* two targets die now, their shares are up for reaping */
 		agent_kill(&targets[0]);
 		agent_kill(&targets[1]);
-		sleep_ms((seed >> 20) % 15);
+		sd_sleep_ms((seed >> 20) % 15);
 
 		ASSERT_EQ(0, rmmod_wait()) {
 			TH_LOG("round %d: rmmod sockdup: %s", r, strerror(errno));

@@ -19,6 +19,8 @@
 
 #include <linux/sockdup.h>
 
+#include "sd_time.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -49,33 +51,6 @@ _Static_assert(sizeof(struct sockdup_share_info) == 64, "share_info size");
 _Static_assert(sizeof(struct sockdup_query) == 88, "sockdup_query size");
 _Static_assert(sizeof(struct sockdup_stats) == 96, "sockdup_stats size");
 _Static_assert(sizeof(struct sockdup_list) == 32, "sockdup_list size");
-
-/* ---- time ---- */
-
-static inline int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Sleep until CLOCK_MONOTONIC reads @t_ms (no-op if already past). */
-static inline void sleep_until_ms(int64_t t_ms)
-{
-	struct timespec ts = {
-		.tv_sec = t_ms / 1000,
-		.tv_nsec = (t_ms % 1000) * 1000000,
-	};
-
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-		;
-}
-
-static inline void sleep_ms(int64_t ms)
-{
-	sleep_until_ms(now_ms() + ms);
-}
 
 /* ---- ioctl wrappers ---- */
 
@@ -264,7 +239,7 @@ static inline int sd_snapshot(int dev, const struct sd_base *base,
 			*gone = gb;
 			return 0;
 		}
-		sleep_ms(2);
+		sd_sleep_ms(2);
 	}
 	errno = EAGAIN;
 	return -1;
@@ -358,16 +333,16 @@ static inline bool sd_deltas_ok(int dev, const struct sd_base *b,
 static inline int64_t sd_wait_deltas(int dev, const struct sd_base *b,
 				     const struct sd_want *w, int timeout_ms)
 {
-	int64_t t0 = now_ms();
+	int64_t t0 = sd_now_ms();
 
 	while (!sd_deltas_ok(dev, b, w, true)) {
-		if (now_ms() - t0 > timeout_ms) {
+		if (sd_now_ms() - t0 > timeout_ms) {
 			sd_deltas_ok(dev, b, w, false);
 			return -1;
 		}
-		sleep_ms(5);
+		sd_sleep_ms(5);
 	}
-	return now_ms() - t0;
+	return sd_now_ms() - t0;
 }
 
 /* ---- module parameters ---- */
@@ -636,11 +611,11 @@ static inline __u64 fd_ino(int fd)
  */
 static inline int peer_closed(int peer, int timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = sd_now_ms() + timeout_ms;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = peer, .events = POLLIN | POLLRDHUP };
-		int left = (int)(deadline - now_ms());
+		int left = (int)(deadline - sd_now_ms());
 		char c;
 		ssize_t n;
 		int ret;
@@ -659,7 +634,7 @@ static inline int peer_closed(int peer, int timeout_ms)
 			return -1;
 		if (errno != EAGAIN && errno != EINTR)
 			return -1;
-		if (now_ms() >= deadline)
+		if (sd_now_ms() >= deadline)
 			return 0;
 	}
 }
@@ -674,13 +649,13 @@ static inline int peer_closed(int peer, int timeout_ms)
 static inline int peer_closed_stall(int peer, int timeout_ms,
 				    int64_t *stall_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms, last = now_ms(), now, left;
+	int64_t deadline = sd_now_ms() + timeout_ms, last = sd_now_ms(), now, left;
 	int ret;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - sd_now_ms();
 		ret = peer_closed(peer, left > 10 ? 10 : left > 0 ? left : 0);
-		now = now_ms();
+		now = sd_now_ms();
 		if (now - last - 10 > *stall_ms)
 			*stall_ms = now - last - 10;
 		last = now;

@@ -31,6 +31,8 @@
 
 #include <linux/sockdup.h>
 
+#include "sd_time.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -69,9 +71,6 @@ _Static_assert(sizeof(struct sockdup_list) == 32, "sockdup_list size");
 /* Directory of the module's parameters. */
 #define SD_PARAM_DIR	"/sys/module/sockdup/parameters"
 
-/* How long helpers wait for something that must happen (ms). */
-#define SD_WAIT_MS	3000
-
 /* ------------------------------------------------------------------ */
 /* Error messages                                                      */
 /* ------------------------------------------------------------------ */
@@ -99,28 +98,6 @@ sd_seterr(const char *fmt, ...)
 	vsnprintf(sd_errbuf, sizeof(sd_errbuf), fmt, ap);
 	va_end(ap);
 	errno = saved;
-}
-
-/* ------------------------------------------------------------------ */
-/* Time                                                                */
-/* ------------------------------------------------------------------ */
-
-/** sd_now_ms() - CLOCK_MONOTONIC in milliseconds */
-static inline long long sd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-/** sd_sleep_ms() - sleep @ms milliseconds, restarting after signals */
-static inline void sd_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
 }
 
 /* ------------------------------------------------------------------ */
