@@ -9,11 +9,15 @@
 #   sockdup_mode=NAME    the mode script to run (default: check)
 #   sockdup_nonce=X      printed in the final success marker
 #   sockdup_insmod=...   module parameters for insmod (quoted if several)
+#   sockdup_time_factor=N  how much slower than an idle TCG guest this run
+#                        may be (run-vm.sh); the tests read it as
+#                        SOCKDUP_TIME_FACTOR (selftests/sd_time.h)
 #   anything else the mode reads (e.g. sockdup_tests=a_test,b_test)
 # The final line "@@sockdup PASS <nonce>" is printed only if every check
 # passed; a panic, a hang or a failed check never produces it.
 
 export PATH=/sockdup/bin:/bin HOME=/root TMPDIR=/tmp SOCKDUP_VM=1
+export SOCKDUP_TIME_FACTOR="${sockdup_time_factor:-1}"
 umask 022
 
 mount -t proc proc /proc
@@ -45,6 +49,7 @@ run()
 	echo "@@sockdup uname $(uname -r)"
 	echo "@@sockdup version $(cat /proc/version)"
 	echo "@@sockdup mode $mode"
+	echo "# time factor $SOCKDUP_TIME_FACTOR: waits and per-program timeouts ($SOCKDUP_TIMEOUT s) scaled by it"
 
 	sockdup_kmsg_mark insmod
 	# shellcheck disable=SC2086 # word splitting of the parameters is wanted

@@ -28,9 +28,10 @@ SOCKDUP_BAD_KMSG='WARNING:|BUG:|kernel BUG|Oops|general protection|Kernel panic|
 
 mkdir -p "$SOCKDUP_STATE"
 
-# Per-program timeout in seconds: selftests/settings (kselftest style).
+# Per-program timeout in seconds: selftests/settings (kselftest style),
+# times the run's time factor (run-vm.sh measures it per boot).
 SOCKDUP_TIMEOUT=$(sed -n 's/^timeout=\([0-9][0-9]*\)$/\1/p' /sockdup/settings 2>/dev/null)
-: "${SOCKDUP_TIMEOUT:=180}"
+SOCKDUP_TIMEOUT=$((${SOCKDUP_TIMEOUT:-180} * ${SOCKDUP_TIME_FACTOR:-1}))
 
 # sockdup_uptime_ms: milliseconds since boot.
 sockdup_uptime_ms()
