@@ -10,11 +10,11 @@
 
 #include "kselftest_harness.h"
 
-#define TTL_MS		10000
+#define TTL_MS		sd_ms(10000)
 /* age_ms + ttl_left_ms may be off the TTL by the module's clock rounding */
 #define ROUND_MS	20
-/* a QUERY right after SHARE, under QEMU TCG on a busy host */
-#define SOON_MS		1000
+/* a QUERY soon after SHARE, under QEMU TCG, times the run's time factor */
+#define SOON_MS		sd_ms(1000)
 
 FIXTURE(query) {
 	int dev;
@@ -179,18 +179,30 @@ TEST_F(query, does_not_consume)
 	EXPECT_EQ(ENOENT, errno);
 }
 
-/* age grows and ttl_left shrinks with the clock. */
+/*
+ * age grows and ttl_left shrinks with the clock: by at least the time
+ * between the two QUERY calls and at most the time around them, however
+ * long the machine took.
+ */
 TEST_F(query, time_moves)
 {
 	struct sockdup_share_info a, b;
+	int64_t t0, t1, t2, t3;
 
+	t0 = sd_now_ms();
 	ASSERT_EQ(0, sd_query(self->dev, self->s.cookie, &a));
+	t1 = sd_now_ms();
 	sd_sleep_ms(300);
+	t2 = sd_now_ms();
 	ASSERT_EQ(0, sd_query(self->dev, self->s.cookie, &b));
-	EXPECT_LE(a.age_ms + 300 - ROUND_MS, b.age_ms);
-	EXPECT_GE(a.age_ms + 300 + SOON_MS, b.age_ms);
-	EXPECT_GE(a.ttl_left_ms - 300 + ROUND_MS, b.ttl_left_ms);
-	EXPECT_LE(a.ttl_left_ms - 300 - SOON_MS, b.ttl_left_ms);
+	t3 = sd_now_ms();
+	TH_LOG("age %llu -> %llu ms, %lld..%lld ms apart",
+	       (unsigned long long)a.age_ms, (unsigned long long)b.age_ms,
+	       (long long)(t2 - t1), (long long)(t3 - t0));
+	EXPECT_LE(a.age_ms + (t2 - t1) - ROUND_MS, b.age_ms);
+	EXPECT_GE(a.age_ms + (t3 - t0) + ROUND_MS, b.age_ms);
+	EXPECT_GE(a.ttl_left_ms - (t2 - t1) + ROUND_MS, b.ttl_left_ms);
+	EXPECT_LE(a.ttl_left_ms - (t3 - t0) - ROUND_MS, b.ttl_left_ms);
 }
 
 TEST_F(query, third_process_eperm)
@@ -321,7 +333,7 @@ TEST_F(qmisc, sharer_exited_pid_zero)
 	EXPECT_EQ(0, info.sharer_pid);
 	EXPECT_EQ(self->target.pid, info.target_pid);
 	EXPECT_EQ(0, agent_revoke(&self->target, s.cookie));
-	EXPECT_EQ(1, peer_closed(peer, 1000));
+	EXPECT_EQ(1, peer_closed(peer, SD_WAIT_MS));
 	close(peer);
 }
 

@@ -18,7 +18,7 @@
 
 #define QUOTA_UID	31000	/* the test process's euid while sharing */
 #define OTHER_UID	31001	/* another ordinary user */
-#define LONG_TTL_MS	30000
+#define LONG_TTL_MS	sd_ms(30000)
 #define SHORT_TTL_MS	300
 #define FAST_SWEEP_MS	200
 #define MAX_SHARES	64
@@ -235,7 +235,7 @@ TEST_F(quota, freed_by_expiry)
 
 	/* once the expiry shows in the user's count, a share fits at once */
 	waited = wait_user_pending(self->dev, cap_user(self) - 1,
-				   SHORT_TTL_MS + 2000);
+				   SHORT_TTL_MS + SD_WAIT_MS);
 	ASSERT_LE(0, waited);
 	TH_LOG("slot back %lld ms after SHARE (ttl %d)",
 	       (long long)(sd_now_ms() - t0), SHORT_TTL_MS);
@@ -251,7 +251,7 @@ TEST_F(quota, freed_by_reap)
 	int64_t t0, waited;
 
 	ASSERT_EQ(0, set_param("sweep_ms", FAST_SWEEP_MS));
-	sd_sleep_ms(param_orig(SD_SWEEP) + 50);
+	sd_sleep_ms(param_orig(SD_SWEEP) + sd_ms(50));
 	ASSERT_EQ(0, set_param("max_per_user", cap_user(self)));
 	fill(_metadata, self, N - 1, LONG_TTL_MS);
 	ASSERT_EQ(0, share_new(self, self->target2.pid, LONG_TTL_MS, &s));
@@ -261,7 +261,7 @@ TEST_F(quota, freed_by_reap)
 	ASSERT_EQ(0, agent_exit(&self->target2, 0));
 	t0 = sd_now_ms();
 	waited = wait_user_pending(self->dev, cap_user(self) - 1,
-				   2 * FAST_SWEEP_MS + 2000);
+				   2 * FAST_SWEEP_MS + SD_WAIT_MS);
 	ASSERT_LE(0, waited);
 	TH_LOG("slot back %lld ms after the target exited",
 	       (long long)(sd_now_ms() - t0));
@@ -385,7 +385,7 @@ static int global_try(FIXTURE_DATA(quota) *self, struct global_try *t)
 	/* one release, one slot, for anybody */
 	if (agent_revoke(&self->target, us.cookie))
 		return -1;
-	t->released_eof = peer_closed(upeer, 1000);
+	t->released_eof = peer_closed(upeer, SD_WAIT_MS);
 	close(upeer);
 	t->again_ret = share_new(self, self->target.pid, LONG_TTL_MS, &s);
 	t->again_err = errno;

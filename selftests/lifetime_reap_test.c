@@ -17,8 +17,12 @@
 /* sweep_ms for the fast fixture; the documented bound is twice it */
 #define FAST_SWEEP_MS	200
 /* ttl of the shares: long enough never to expire during a test */
-#define LONG_TTL_MS	30000
-/* a stall of the whole VM longer than this is allowed on top of a bound */
+#define LONG_TTL_MS	sd_ms(30000)
+/*
+ * The reap bound holds for the kernel, not across a stall of the whole VM:
+ * the tests allow the stall they observed on top of it, plus this much
+ * (times the run's time factor) for a guest that is slow without stalling.
+ */
 #define STALL_MS	50
 
 FIXTURE(reap) {
@@ -61,7 +65,7 @@ FIXTURE_SETUP(reap)
 	self->sweep_ms = variant->sweep_ms ?: param_orig(SD_SWEEP);
 	if (cur != self->sweep_ms) {
 		ASSERT_EQ(0, param_set("sweep_ms", self->sweep_ms));
-		sd_sleep_ms(cur + 50);
+		sd_sleep_ms(cur + sd_ms(50));
 	}
 	self->dev = sd_open();
 	ASSERT_LE(0, self->dev);
@@ -110,14 +114,16 @@ static void check_reaped(struct __test_metadata *_metadata,
 	int64_t eof, stall = 0;
 	struct agent other;
 
-	ASSERT_EQ(1, peer_closed_stall(self->peer, bound + 2000, &stall));
+	ASSERT_EQ(1, peer_closed_stall(self->peer, bound + SD_WAIT_MS, &stall))
+		TH_LOG("no EOF within %ld ms of the target's exit",
+		       bound + SD_WAIT_MS);
 	eof = sd_now_ms() - t0;
-	TH_LOG("reaped %lld ms after the target exited (sweep_ms %ld, bound %ld, VM stalled up to %lld ms)",
-	       (long long)eof, self->sweep_ms, bound, (long long)stall);
-	/* the bound holds for the kernel, not across a stall of the VM */
-	EXPECT_GE(bound + (stall > STALL_MS ? stall : 0), eof);
+	TH_LOG("reaped %lld ms after the target exited (sweep_ms %ld, bound %ld + %d, VM stalled up to %lld ms)",
+	       (long long)eof, self->sweep_ms, bound, sd_ms(STALL_MS),
+	       (long long)stall);
+	EXPECT_GE(bound + sd_ms(STALL_MS) + stall, eof);
 
-	EXPECT_LE(0, sd_wait_deltas(self->dev, &self->base, &w, 1000));
+	EXPECT_LE(0, sd_wait_deltas(self->dev, &self->base, &w, SD_WAIT_MS));
 
 	EXPECT_EQ(-1, sd_revoke(self->dev, s->cookie));
 	EXPECT_EQ(ENOENT, errno);
@@ -181,7 +187,8 @@ TEST_F(reap, many_shares)
 	t0 = sd_now_ms();
 	for (i = 0; i < N; i++) {
 		EXPECT_EQ(1, peer_closed_stall(peers[i],
-					       2 * self->sweep_ms + 2000, &stall));
+					       2 * self->sweep_ms + SD_WAIT_MS,
+					       &stall));
 		eof = sd_now_ms() - t0;
 		if (eof > worst)
 			worst = eof;
@@ -189,8 +196,8 @@ TEST_F(reap, many_shares)
 	}
 	TH_LOG("%d shares reaped, the last %lld ms after the exit (VM stalled up to %lld ms)",
 	       N, (long long)worst, (long long)stall);
-	EXPECT_GE(2 * self->sweep_ms + (stall > STALL_MS ? stall : 0), worst);
-	EXPECT_LE(0, sd_wait_deltas(self->dev, &self->base, &w, 1000));
+	EXPECT_GE(2 * self->sweep_ms + sd_ms(STALL_MS) + stall, worst);
+	EXPECT_LE(0, sd_wait_deltas(self->dev, &self->base, &w, SD_WAIT_MS));
 }
 
 /*
@@ -261,7 +268,8 @@ TEST_F(reap, leader_exited_threads_live)
 	struct sd_want w = { .shared = 1, .pending = 1 };
 	struct sockdup_share s;
 	pid_t parent = getpid(), pid;
-	int sv[2], res[2], i;
+	int sv[2], res[2];
+	int64_t end;
 
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv));
 	pid = fork();
@@ -284,9 +292,12 @@ TEST_F(reap, leader_exited_threads_live)
 
 	/* now the leader exits; wait until it is a zombie */
 	ASSERT_EQ(1, send(sv[0], "g", 1, 0));
-	for (i = 0; i < 200 && proc_state(pid) != 'Z'; i++)
+	end = sd_now_ms() + SD_WAIT_MS;
+	while (proc_state(pid) != 'Z' && sd_now_ms() < end)
 		sd_sleep_ms(5);
-	ASSERT_EQ('Z', proc_state(pid));
+	ASSERT_EQ('Z', proc_state(pid))
+		TH_LOG("the leader was no zombie %d ms after its exit",
+		       SD_WAIT_MS);
 
 	sd_sleep_ms(2 * self->sweep_ms + 200);
 	EXPECT_TRUE(sd_deltas_ok(self->dev, &self->base, &w, false));
@@ -300,7 +311,7 @@ TEST_F(reap, leader_exited_threads_live)
 	EXPECT_EQ(0, peer_closed(self->peer, 0));
 	close(sv[0]);
 	EXPECT_EQ(pid, waitpid(pid, NULL, 0));
-	EXPECT_EQ(1, peer_closed(self->peer, 1000));
+	EXPECT_EQ(1, peer_closed(self->peer, SD_WAIT_MS));
 }
 
 TEST_HARNESS_MAIN

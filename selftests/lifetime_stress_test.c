@@ -30,7 +30,7 @@
 #define SWEEP_MS	100
 #define MAX_RECS	60000
 #define MAX_OUTSTANDING	400	/* peers a worker waits on at once */
-#define EOF_SLACK_MS	1000
+#define EOF_SLACK_MS	1000	/* times the run's time factor */
 
 /* One share, as the processes saw it. */
 struct rec {
@@ -356,7 +356,7 @@ out:
 			waitpid(pids[k], NULL, 0);
 	}
 	/* every share is released within this now that the targets are gone */
-	end = sd_now_ms() + 2 * SWEEP_MS + 200 + EOF_SLACK_MS;
+	end = sd_now_ms() + 2 * SWEEP_MS + 200 + sd_ms(EOF_SLACK_MS);
 	for (i = 0; i < w->npeers; i++)
 		if (!w->peers[i].deadline)
 			w->peers[i].deadline = end;
@@ -403,7 +403,7 @@ FIXTURE_SETUP(stress)
 	ASSERT_EQ(0, params_reset());
 	if (param_orig(SD_SWEEP) != SWEEP_MS) {
 		ASSERT_EQ(0, param_set("sweep_ms", SWEEP_MS));
-		sd_sleep_ms(param_orig(SD_SWEEP) + 50);
+		sd_sleep_ms(param_orig(SD_SWEEP) + sd_ms(50));
 	}
 	self->dev = sd_open();
 	ASSERT_LE(0, self->dev);
@@ -492,7 +492,7 @@ TEST_F_TIMEOUT(stress, redeem_revoke_expiry_exit, 120)
 		if (D(pending) + (long long)gone <= 0)
 			break;
 		sd_sleep_ms(5);
-	} while (waited < 2 * SWEEP_MS + EOF_SLACK_MS);
+	} while (waited < 2 * SWEEP_MS + sd_ms(EOF_SLACK_MS));
 	TH_LOG("%d rounds, %d shares: redeemed %lld expired %lld revoked %lld reaped %lld, pending %+lld (%lld ms after the last round), %ld STATS+LIST, %u others' shares gone",
 	       shm->rounds, shm->shares, D(redeemed), D(expired), D(revoked),
 	       D(reaped), D(pending), (long long)waited, monitor, gone);

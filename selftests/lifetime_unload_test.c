@@ -16,8 +16,9 @@
 #include "kselftest_harness.h"
 
 #define KO_DEFAULT	"/sockdup/sockdup.ko"
-#define LONG_TTL_MS	30000
-#define EOF_BOUND_MS	1000
+#define LONG_TTL_MS	((__u32)sd_ms(30000))
+/* every pin is dropped by rmmod itself: the peers see EOF at once */
+#define EOF_BOUND_MS	sd_ms(1000)
 
 static const char *ko_path(void)
 {
@@ -89,6 +90,23 @@ static void log_module(struct __test_metadata *_metadata)
 static int rmmod(void)
 {
 	return syscall(SYS_delete_module, "sockdup", O_NONBLOCK);
+}
+
+/*
+ * rmmod, retried while a descriptor of an exiting process still closes,
+ * for up to SD_WAIT_MS.
+ */
+static int rmmod_wait(void)
+{
+	int64_t end = sd_now_ms() + SD_WAIT_MS;
+	int ret;
+
+	while ((ret = rmmod()) && sd_now_ms() < end) {
+		if (errno != EWOULDBLOCK && errno != EBUSY && errno != EAGAIN)
+			break;
+		sd_sleep_ms(20);
+	}
+	return ret;
 }
 
 static int insmod(const char *path, const char *params)
@@ -180,7 +198,7 @@ TEST_F(unload, pending_shares_released)
 		SK_UNIX_STREAM, SK_TCP, SK_TCP6, SK_UNIX_SEQPACKET,
 	};
 	int64_t t0, eof, worst = 0;
-	int i, sock, ret, tries, dev;
+	int i, sock, ret, dev;
 	__u32 n = 0;
 	__u64 *ids;
 
@@ -228,11 +246,7 @@ TEST_F(unload, pending_shares_released)
 	free(ids);
 
 	/* no /dev/sockdup is open anywhere now: the module can go */
-	for (tries = 0; (ret = rmmod()) && tries < 100; tries++) {
-		if (errno != EWOULDBLOCK && errno != EBUSY && errno != EAGAIN)
-			break;
-		sd_sleep_ms(20);
-	}
+	ret = rmmod_wait();
 	if (ret)
 		log_module(_metadata);
 	ASSERT_EQ(0, ret) {
@@ -265,7 +279,8 @@ TEST_F(unload, reload_starts_clean)
 {
 	struct sockdup_share s;
 	struct sockdup_stats st;
-	int sock, peer, dev = -1, i, fd;
+	int sock, peer, dev = -1, fd;
+	int64_t end;
 
 	ASSERT_EQ(0, agent_spawn(&self->target, 0, 0));
 	ASSERT_EQ(0, agent_spawn(&self->sharer, 0, 0));
@@ -274,16 +289,20 @@ TEST_F(unload, reload_starts_clean)
 				 LONG_TTL_MS, &self->s[0]));
 	ASSERT_EQ(0, agent_exit(&self->sharer, 0));
 
-	for (i = 0; i < 100 && rmmod(); i++)
-		sd_sleep_ms(20);
+	ASSERT_EQ(0, rmmod_wait()) {
+		TH_LOG("rmmod sockdup: %s", strerror(errno));
+	}
 	ASSERT_FALSE(module_loaded());
 	self->unloaded = true;
 	ASSERT_EQ(0, insmod(ko_path(), self->params));
 	self->unloaded = false;
 
-	for (i = 0; i < 50 && (dev = sd_open()) < 0; i++)
+	end = sd_now_ms() + SD_WAIT_MS;
+	while ((dev = sd_open()) < 0 && sd_now_ms() < end)
 		sd_sleep_ms(20);
-	ASSERT_LE(0, dev);
+	ASSERT_LE(0, dev) {
+		TH_LOG("no /dev/sockdup %d ms after insmod", SD_WAIT_MS);
+	}
 	ASSERT_EQ(0, sd_stats(dev, &st));
 	EXPECT_EQ(0, st.pending);
 	EXPECT_EQ(0, st.shared);
@@ -297,19 +316,6 @@ TEST_F(unload, reload_starts_clean)
 	close(dev);
 	close(sock);
 	close(peer);
-}
-
-/* rmmod, retried while a descriptor of an exiting process still closes. */
-static int rmmod_wait(void)
-{
-	int i, ret;
-
-	for (i = 0; (ret = rmmod()) && i < 100; i++) {
-		if (errno != EWOULDBLOCK && errno != EBUSY && errno != EAGAIN)
-			break;
-		sd_sleep_ms(20);
-	}
-	return ret;
 }
 
 /*
