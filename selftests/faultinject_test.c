@@ -44,11 +44,12 @@
 #include <linux/sockdup.h>
 
 #include "kselftest_harness.h"
+#include "sd_time.h"
 
 /* A walk longer than this means fail-nth is not being consumed sanely. */
 #define MAX_NTH		2000U
-/* How long a peer may wait for EOF after the last descriptor closed. */
-#define EOF_TIMEOUT_MS	1000
+/* How long a peer may wait for EOF after the last descriptor closed (times the time factor). */
+#define EOF_TIMEOUT_MS	sd_ms(1000)
 #define MAX_FDS		256
 
 #define FAILNTH		"/proc/thread-self/fail-nth"

@@ -10,11 +10,11 @@
 
 #include "kselftest_harness.h"
 
-#define TTL_MS		20000
+#define TTL_MS		sd_ms(20000)
 /* a small array for the argument checks */
 #define MAX_ENTRIES	16
-/* entries and QUERY are read a little apart in time */
-#define CLOCK_SLOP_MS	1000
+/* entries and QUERY are read a little apart in time (times the time factor) */
+#define CLOCK_SLOP_MS	sd_ms(1000)
 
 enum { ROOT, U1000, V1001, W1001, NR_AGENTS };
 

@@ -53,7 +53,7 @@ FIXTURE_SETUP(limits)
 	ASSERT_EQ(0, sd_param_get("max_total", &self->max_total))
 		TH_LOG("%s", sd_errmsg());
 	/* Shares of earlier tests whose target exited may still be reaped. */
-	sd_wait_pending(self->dev, 0, 5000);
+	sd_wait_pending(self->dev, 0, SD_WAIT_MS);
 }
 
 /* Runs in the harness's parent process, also after a failed ASSERT. */

@@ -220,7 +220,7 @@ TEST_F(pidns, pid_reuse_cannot_redeem)
 	if (self->child == 0)
 		_exit(in_new_pidns(reuse_init, self->ctl));
 
-	ASSERT_EQ(0, sd_recv(self->ctl, &r, sizeof(r), 20000))
+	ASSERT_EQ(0, sd_recv(self->ctl, &r, sizeof(r), 2 * SD_WAIT_MS))
 		TH_LOG("no report: %s; exit %d", sd_errmsg(),
 		       sd_wait(self->child));
 	EXPECT_EQ(0, sd_wait(self->child));
@@ -270,7 +270,7 @@ TEST_F(pidns, esrch_pid_outside_callers_namespace)
 	ASSERT_LE(0, self->child);
 	if (self->child == 0)
 		_exit(in_new_pidns(outside_init, self->ctl));
-	ASSERT_EQ(0, sd_recv(self->ctl, res, sizeof(res), 20000))
+	ASSERT_EQ(0, sd_recv(self->ctl, res, sizeof(res), 2 * SD_WAIT_MS))
 		TH_LOG("no report: %s; exit %d", sd_errmsg(),
 		       sd_wait(self->child));
 	EXPECT_EQ(0, sd_wait(self->child));

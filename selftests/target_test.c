@@ -218,7 +218,7 @@ static void check_exec_redeem(struct __test_metadata *_metadata,
 	struct exec_report r = { .err = -1 };
 	char buf[16];
 
-	ASSERT_EQ(0, sd_recv(self->ctl, &r, sizeof(r), 10000))
+	ASSERT_EQ(0, sd_recv(self->ctl, &r, sizeof(r), SD_WAIT_MS))
 		TH_LOG("no report from the exec'd target: %s (exit %d)",
 		       sd_errmsg(), sd_wait(self->child));
 	ASSERT_EQ(0, r.err) TH_LOG("after execve: %s", strerror(r.err));
@@ -319,7 +319,7 @@ TEST_F(target, cloexec_effect_across_execve)
 	ASSERT_EQ(0, sd_share(self->dev, self->s.fd, self->child, 0, &c[0]));
 	ASSERT_EQ(0, sd_share(self->dev, self->s.fd, self->child, 0, &c[1]));
 	ASSERT_EQ(0, sd_send(self->ctl, c, sizeof(c)));
-	ASSERT_EQ(0, sd_recv(self->ctl, &r, sizeof(r), 10000))
+	ASSERT_EQ(0, sd_recv(self->ctl, &r, sizeof(r), SD_WAIT_MS))
 		TH_LOG("no report: %s (exit %d)", sd_errmsg(),
 		       sd_wait(self->child));
 	EXPECT_EQ(0, r.open[0]) TH_LOG("CLOEXEC descriptor survived execve");

@@ -54,7 +54,7 @@ TEST_F(suite, pending_drains_to_zero)
 	ASSERT_LE(0, dev) TH_LOG("open %s: %s", SOCKDUP_DEVICE,
 				 strerror(errno));
 	sd_param_get("sweep_ms", &sweep);
-	EXPECT_EQ(0, sd_wait_pending(dev, 0, 4 * sweep + 3000))
+	EXPECT_EQ(0, sd_wait_pending(dev, 0, 4 * sweep + SD_WAIT_MS))
 		TH_LOG("shares still pending after the suite");
 	ASSERT_EQ(0, sd_stats(dev, &st));
 	EXPECT_EQ(0ULL, st.user_pending);
@@ -292,7 +292,7 @@ TEST_F(leak, target_exited)
 	self->s.fd = -1;
 	EXPECT_EQ(0, sd_sock_closed(&self->s, 0));
 	sd_kill_wait(child);
-	deadline = 2 * FAST_SWEEP_MS + 2000;	/* TCG scheduling slack */
+	deadline = 2 * FAST_SWEEP_MS + SD_WAIT_MS;
 	EXPECT_EQ(self->pending, sd_wait_pending(self->dev, self->pending,
 						 deadline));
 	EXPECT_EQ(1, sd_sock_closed(&self->s, SD_WAIT_MS));
