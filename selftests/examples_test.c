@@ -19,14 +19,15 @@
 /* wait until a line of @p's output contains @what; 0 or -1 */
 static int wait_for(struct ul_proc *p, const char *what, char *line, size_t size)
 {
-	long long end = sd_now_ms() + 10000;
+	long long end = sd_now_ms() + SD_WAIT_MS;
 
 	while (sd_now_ms() < end) {
-		if (ul_read_line(p->out, line, size, 10000))
+		if (ul_read_line(p->out, line, size, SD_WAIT_MS))
 			return -1;
 		if (strstr(line, what))
 			return 0;
 	}
+	sd_timed_out(what, SD_WAIT_MS);
 	return -1;
 }
 
@@ -46,7 +47,7 @@ static pid_t read_pidfile(const char *path)
 /* wait until @path names a process other than @old; returns it or -1 */
 static pid_t wait_pidfile_change(const char *path, pid_t old)
 {
-	long long end = sd_now_ms() + 10000;
+	long long end = sd_now_ms() + SD_WAIT_MS;
 
 	while (sd_now_ms() < end) {
 		pid_t pid = read_pidfile(path);
@@ -55,6 +56,7 @@ static pid_t wait_pidfile_change(const char *path, pid_t old)
 			return pid;
 		sd_sleep_ms(20);
 	}
+	sd_timed_out("a new pid in the pid file", SD_WAIT_MS);
 	return -1;
 }
 
@@ -103,7 +105,7 @@ TEST_F(ex, broker_hands_each_connection_to_a_worker)
 
 	ASSERT_EQ(0, ul_start(&self->client, cargv, false, -1));
 	ASSERT_EQ(0, ul_go(&self->client, ""));
-	EXPECT_EQ(0, ul_finish(&self->client, self->cout, OUT_SIZE, 30000));
+	EXPECT_EQ(0, ul_finish(&self->client, self->cout, OUT_SIZE, 3 * SD_WAIT_MS));
 	self->client.pid = -1;
 	EXPECT_NE(NULL, strstr(self->cout, "6 attempted, 6 served, 0 failed")) TH_LOG("client: %s", self->cout);
 	for (i = 1; i <= 3; i++) {
@@ -114,7 +116,7 @@ TEST_F(ex, broker_hands_each_connection_to_a_worker)
 		EXPECT_EQ(2, count(self->cout, want) - 1) TH_LOG("client: %s", self->cout);
 	}
 
-	EXPECT_EQ(0, ul_finish(&self->server, self->out, OUT_SIZE, 30000));
+	EXPECT_EQ(0, ul_finish(&self->server, self->out, OUT_SIZE, 3 * SD_WAIT_MS));
 	self->server.pid = -1;
 	EXPECT_EQ(6, count(self->out, " -> worker-")) TH_LOG("broker: %s", self->out);
 	EXPECT_EQ(6, count(self->out, ": redeemed sd1_")) TH_LOG("broker: %s", self->out);
@@ -127,13 +129,16 @@ TEST_F(ex, restart_twice_without_refusing_a_connection)
 	const char *pidfile = "/tmp/examples_test.restart.pid";
 	char *sargv[] = { "restart", "-p", "18182", "-H", "20", "-f",
 			  (char *)pidfile, NULL };
-	char *cargv[] = { "tcpclient", "-t", "4", "-c", "4", "127.0.0.1", "18182", NULL };
+	char secs[16];
+	char *cargv[] = { "tcpclient", "-t", secs, "-c", "4", "127.0.0.1", "18182", NULL };
 	pid_t gen1, gen2, gen3;
 	char line[512];
 	long attempted = 0, served = 0, failed = -1;
 	const char *sum;
 	int i;
 
+	/* the client runs 4 s, the restarts come 1 s apart (times the factor) */
+	snprintf(secs, sizeof(secs), "%d", sd_ms(4000) / 1000);
 	unlink(pidfile);
 	ASSERT_EQ(0, ul_start(&self->server, sargv, false, -1));
 	ASSERT_EQ(0, ul_go(&self->server, ""));
@@ -143,16 +148,16 @@ TEST_F(ex, restart_twice_without_refusing_a_connection)
 
 	ASSERT_EQ(0, ul_start(&self->client, cargv, false, -1));
 	ASSERT_EQ(0, ul_go(&self->client, ""));
-	sd_sleep_ms(1000);
+	sd_sleep_ms(sd_ms(1000));
 	ASSERT_EQ(0, kill(gen1, SIGHUP));
 	gen2 = wait_pidfile_change(pidfile, gen1);
 	ASSERT_LT(0, gen2);
-	sd_sleep_ms(1000);
+	sd_sleep_ms(sd_ms(1000));
 	ASSERT_EQ(0, kill(gen2, SIGHUP));
 	gen3 = wait_pidfile_change(pidfile, gen2);
 	ASSERT_LT(0, gen3);
 
-	EXPECT_EQ(0, ul_finish(&self->client, self->cout, OUT_SIZE, 30000)) TH_LOG("client: %s", self->cout);
+	EXPECT_EQ(0, ul_finish(&self->client, self->cout, OUT_SIZE, 3 * SD_WAIT_MS)) TH_LOG("client: %s", self->cout);
 	self->client.pid = -1;
 	sum = strstr(self->cout, "client: ");
 	while (sum && sscanf(sum, "client: %ld attempted, %ld served, %ld failed",
@@ -171,7 +176,7 @@ TEST_F(ex, restart_twice_without_refusing_a_connection)
 
 	ASSERT_EQ(0, kill(gen3, SIGTERM));
 	/* EOF on the output once all three generations have exited */
-	EXPECT_EQ(0, ul_finish(&self->server, self->out, OUT_SIZE, 30000)) TH_LOG("server: %s", self->out);
+	EXPECT_EQ(0, ul_finish(&self->server, self->out, OUT_SIZE, 3 * SD_WAIT_MS)) TH_LOG("server: %s", self->out);
 	self->server.pid = -1;
 	EXPECT_EQ(2, count(self->out, "handed it the listening socket as sd1_")) TH_LOG("server: %s", self->out);
 	EXPECT_EQ(2, count(self->out, "redeemed the listening socket from token sd1_")) TH_LOG("server: %s", self->out);
@@ -196,7 +201,7 @@ TEST_F(ex, restart_started_by_sockdup_exec)
 	snprintf(want, sizeof(want), "gen1[pid %d]", self->server.pid);
 	EXPECT_STREQ(want, name);
 	ASSERT_EQ(0, kill(self->server.pid, SIGTERM));
-	EXPECT_EQ(0, ul_finish(&self->server, self->out, OUT_SIZE, 10000));
+	EXPECT_EQ(0, ul_finish(&self->server, self->out, OUT_SIZE, SD_WAIT_MS));
 	self->server.pid = -1;
 	EXPECT_NE(NULL, strstr(self->out, "served 1 connection")) TH_LOG("server: %s", self->out);
 	sd_sock_close(&l);

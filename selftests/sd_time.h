@@ -27,6 +27,7 @@
 #define SOCKDUP_SD_TIME_H
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -56,6 +57,17 @@ static inline int sd_ms(int ms)
 
 /* How long helpers wait for something that must happen (ms). */
 #define SD_WAIT_MS	sd_ms(SD_WAIT_BASE_MS)
+
+/**
+ * sd_timed_out() - say (a TAP comment on stderr) that a wait gave up
+ * @what: what it waited for, in words
+ * @ms: how long it waited
+ */
+static inline void sd_timed_out(const char *what, int ms)
+{
+	fprintf(stderr, "# gave up waiting for %s after %d ms (time factor %d)\n",
+		what, ms, sd_time_factor());
+}
 
 /** sd_now_ms() - CLOCK_MONOTONIC in milliseconds */
 static inline long long sd_now_ms(void)

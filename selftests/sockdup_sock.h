@@ -304,6 +304,8 @@ static inline int sd_xfer(int from, int to, const char *msg)
 		if (!(sd_poll1(to, POLLIN, SD_WAIT_MS) & POLLIN)) {
 			sd_seterr("recv \"%s\": nothing after %d ms", msg,
 				  SD_WAIT_MS);
+			sd_timed_out("data sent through the other descriptor",
+				     SD_WAIT_MS);
 			return -1;
 		}
 		n = recv(to, buf + got, sizeof(buf) - got, MSG_DONTWAIT);
@@ -333,6 +335,7 @@ static inline int sd_accept_client(int l, int c)
 	for (;;) {
 		if (!(sd_poll1(l, POLLIN, SD_WAIT_MS) & POLLIN)) {
 			sd_seterr("accept: nothing after %d ms", SD_WAIT_MS);
+			sd_timed_out("a connection on the listener", SD_WAIT_MS);
 			errno = ETIMEDOUT;
 			return -1;
 		}

@@ -264,8 +264,12 @@ static inline long long sd_wait_pending(int dev, long long want,
 
 	for (;;) {
 		p = sd_pending(dev);
-		if (p < 0 || p == want || sd_now_ms() >= end)
+		if (p < 0 || p == want)
 			return p;
+		if (sd_now_ms() >= end) {
+			sd_timed_out("STATS.pending to reach its value", timeout_ms);
+			return p;
+		}
 		sd_sleep_ms(20);
 	}
 }
@@ -462,6 +466,8 @@ static inline int sd_recv(int ctl, void *buf, size_t len, int timeout_ms)
 	while (ret < 0 && errno == EINTR);
 	if (ret == 0) {
 		sd_seterr("ctl recv: timed out after %d ms", timeout_ms);
+		sd_timed_out("a message from the other process on the control socket",
+			     timeout_ms);
 		errno = ETIMEDOUT;
 		return -1;
 	}
@@ -527,6 +533,7 @@ static inline int sd_recv_fd(int ctl, int timeout_ms)
 	int fd;
 
 	if (poll(&pfd, 1, timeout_ms) != 1) {
+		sd_timed_out("a descriptor from the other process", timeout_ms);
 		errno = ETIMEDOUT;
 		return -1;
 	}

@@ -160,6 +160,7 @@ static inline int ul_read_line(int fd, char *buf, size_t size, int timeout_ms)
 	while (n + 1 < size) {
 		if (!(sd_poll1(fd, POLLIN, timeout_ms) & (POLLIN | POLLHUP))) {
 			sd_seterr("no line within %d ms", timeout_ms);
+			sd_timed_out("a line of the program's output", timeout_ms);
 			break;
 		}
 		if (read(fd, buf + n, 1) != 1) {
@@ -201,6 +202,7 @@ static inline int ul_finish(struct ul_proc *p, char *buf, size_t size,
 			close(p->out);
 			buf[n] = '\0';
 			sd_seterr("timed out; output: %s", buf);
+			sd_timed_out("the program to finish", timeout_ms);
 			return -1;
 		}
 		r = read(p->out, buf + n, size - 1 - n);
