@@ -6,9 +6,9 @@
  * exceeds capacity; a too small entry_size is EINVAL.
  */
 #define _GNU_SOURCE
-#include "lifetime_util.h"
-
 #include "kselftest_harness.h"
+
+#include "lifetime_util.h"
 
 #define TTL_MS		sd_ms(20000)
 /* a small array for the argument checks */

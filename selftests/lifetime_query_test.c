@@ -6,9 +6,9 @@
  * gets EPERM.
  */
 #define _GNU_SOURCE
-#include "lifetime_util.h"
-
 #include "kselftest_harness.h"
+
+#include "lifetime_util.h"
 
 #define TTL_MS		sd_ms(10000)
 /* age_ms + ttl_left_ms may be off the TTL by the module's clock rounding */

@@ -12,9 +12,9 @@
  * own even when other programs left root's shares pending.
  */
 #define _GNU_SOURCE
-#include "lifetime_util.h"
-
 #include "kselftest_harness.h"
+
+#include "lifetime_util.h"
 
 #define QUOTA_UID	31000	/* the test process's euid while sharing */
 #define OTHER_UID	31001	/* another ordinary user */

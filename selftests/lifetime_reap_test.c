@@ -10,9 +10,9 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 
-#include "lifetime_util.h"
-
 #include "kselftest_harness.h"
+
+#include "lifetime_util.h"
 
 /* sweep_ms for the fast fixture; the documented bound is twice it */
 #define FAST_SWEEP_MS	200

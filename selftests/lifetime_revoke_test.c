@@ -10,9 +10,9 @@
 #include <pthread.h>
 #include <sys/random.h>
 
-#include "lifetime_util.h"
-
 #include "kselftest_harness.h"
+
+#include "lifetime_util.h"
 
 FIXTURE(revoke) {
 	int dev;

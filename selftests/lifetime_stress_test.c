@@ -18,9 +18,9 @@
 #include <pthread.h>
 #include <sys/mman.h>
 
-#include "lifetime_util.h"
-
 #include "kselftest_harness.h"
+
+#include "lifetime_util.h"
 
 #define WORKERS		3	/* sharer processes */
 #define TARGETS		2	/* target processes per worker and round */

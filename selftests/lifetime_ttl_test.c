@@ -6,9 +6,9 @@
  * ttl_ms above max_ttl_ms is refused; ttl_ms 0 takes default_ttl_ms.
  */
 #define _GNU_SOURCE
-#include "lifetime_util.h"
-
 #include "kselftest_harness.h"
+
+#include "lifetime_util.h"
 
 /*
  * The module may run its expiry timer on jiffies: a timer armed in the

@@ -11,9 +11,9 @@
 #include <dirent.h>
 #include <sys/syscall.h>
 
-#include "lifetime_util.h"
-
 #include "kselftest_harness.h"
+
+#include "lifetime_util.h"
 
 #define KO_DEFAULT	"/sockdup/sockdup.ko"
 #define LONG_TTL_MS	((__u32)sd_ms(30000))

@@ -98,3 +98,24 @@ static inline void sd_sleep_ms(long long ms)
 }
 
 #endif /* SOCKDUP_SD_TIME_H */
+
+/*
+ * The harness gives every test a timeout fixed at build time (30 s, or what
+ * TEST_F_TIMEOUT() says).  Scale them all by the time factor once every
+ * test has registered: constructors of a higher priority number run later.
+ * This part needs kselftest_harness.h included first.
+ */
+#if defined(__KSELFTEST_HARNESS_H) && defined(KSELFTEST_PRIO_TEST) && \
+	!defined(SOCKDUP_SD_TIME_HARNESS)
+#define SOCKDUP_SD_TIME_HARNESS
+static void __attribute__((constructor(KSELFTEST_PRIO_TEST + 1000)))
+sd_scale_test_timeouts(void)
+{
+	struct __fixture_metadata *f;
+	struct __test_metadata *t;
+
+	for (f = __fixture_list; f; f = f->next)
+		for (t = f->tests; t; t = t->next)
+			t->timeout *= sd_time_factor();
+}
+#endif

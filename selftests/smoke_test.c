@@ -18,6 +18,7 @@
 #include <linux/sockdup.h>
 
 #include "kselftest_harness.h"
+#include "sd_time.h"
 
 /* The ABI is fixed: these sizes may only grow, never change. */
 _Static_assert(sizeof(struct sockdup_share) == 40, "struct sockdup_share");

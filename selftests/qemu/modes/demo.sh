@@ -38,17 +38,23 @@ show() {
 	done <"$1"
 }
 
-# wait_for PATTERN FILE: until FILE has a line matching PATTERN (10 s)
+# How many 0.1 s polls to give up after: 10 s times the time factor.
+polls=$((100 * ${SOCKDUP_TIME_FACTOR:-1}))
+
+# wait_for PATTERN FILE: until FILE has a line matching PATTERN
 wait_for() {
 	i=0
 	while ! grep -q "$1" "$2" 2>/dev/null; do
 		i=$((i + 1))
-		[ $i -lt 100 ] || return 1
+		if [ $i -ge "$polls" ]; then
+			say "demo: gave up waiting for '$1' in $2 after $((polls / 10)) s"
+			return 1
+		fi
 		sleep 0.1
 	done
 }
 
-# pidfile_change FILE OLD: print the pid in FILE once it is not OLD (10 s)
+# pidfile_change FILE OLD: print the pid in FILE once it is not OLD
 pidfile_change() {
 	i=0
 	while :; do
@@ -58,7 +64,10 @@ pidfile_change() {
 			return 0
 		fi
 		i=$((i + 1))
-		[ $i -lt 100 ] || return 1
+		if [ $i -ge "$polls" ]; then
+			say "demo: gave up waiting for a new pid in $1 after $((polls / 10)) s"
+			return 1
+		fi
 		sleep 0.1
 	done
 }
@@ -145,7 +154,7 @@ wait "$rpid"
 # the later generations are not our children: wait for them to go
 for p in $gens; do
 	i=0
-	while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do
+	while kill -0 "$p" 2>/dev/null && [ $i -lt "$polls" ]; do
 		i=$((i + 1))
 		sleep 0.1
 	done
