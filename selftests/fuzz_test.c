@@ -74,6 +74,7 @@
 #include <linux/sockdup.h>
 
 #include "kselftest.h"
+#include "sd_time.h"
 
 #define MAX_PROCS	16
 #define MAX_THREADS	16
@@ -81,7 +82,7 @@
 #define POOL		24		/* fds per thread */
 #define MAX_VIOL	32		/* violations kept for the report */
 #define MAX_CHILDREN	4		/* live forked children per thread */
-#define REAP_TIMEOUT_S	15		/* bound on releasing shares of dead targets */
+#define REAP_TIMEOUT_S	(15 * sd_time_factor())	/* bound on releasing shares of dead targets */
 #define NR_OUT		135		/* 0: success, 1..133: errno, 134: other */
 #define OUT_OTHER	(NR_OUT - 1)
 #define ARGBUF		(16384 + 64)	/* largest size an ioctl number encodes */
@@ -1093,7 +1094,7 @@ static void child_main(struct thr *t, int rd)
 				 */
 				struct snap now;
 
-				sleep(1);
+				sd_sleep_ms(sd_ms(1000));
 				if (rec_read(s.slot, &now) && now.gen == s.gen && !now.consumed_before)
 					violation("child REDEEM: EMFILE consumed the cookie");
 			}
@@ -1454,7 +1455,7 @@ static void final_checks(int dev, uint64_t base)
 		}
 		for (dead = 0, i = 0; i < l.count; i++)
 			dead += e[i].target_pid == 0;
-		if ((!dead && l.total <= base) || now_ms() - t0 >= REAP_TIMEOUT_S * 1000)
+		if ((!dead && l.total <= base) || now_ms() - t0 >= (uint64_t)REAP_TIMEOUT_S * 1000)
 			break;
 		usleep(200000);
 	}
@@ -1651,8 +1652,9 @@ int main(int argc, char **argv)
 			pid = waitpid(sh->worker[i], &status, WNOHANG);
 			if (pid == sh->worker[i] || (pid < 0 && errno == ECHILD))
 				break;
-			if (now_ms() - w0 > 60000) {
-				violation("worker %d stuck for 60 s after the deadline", sh->worker[i]);
+			if (now_ms() - w0 > (uint64_t)sd_ms(60000)) {
+				violation("worker %d stuck for %d s after the deadline", sh->worker[i],
+					  sd_ms(60000) / 1000);
 				kill(sh->worker[i], SIGKILL);
 				stuck = true;
 				break;
