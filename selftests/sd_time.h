@@ -69,6 +69,23 @@ static inline void sd_timed_out(const char *what, int ms)
 		what, ms, sd_time_factor());
 }
 
+/**
+ * sd_waited() - note a wait that used a good part of its bound
+ * @what: what it waited for, in words
+ * @waited: how long it took (ms)
+ * @bound: how long it would have waited at most (ms)
+ *
+ * Prints a "# slow wait:" TAP comment when @waited is over an eighth of
+ * @bound, so a run on a busy machine shows how close its waits came to
+ * giving up (scripts/busy-check.sh collects them).
+ */
+static inline void sd_waited(const char *what, long long waited, int bound)
+{
+	if (waited * 8 > bound)
+		fprintf(stderr, "# slow wait: %lld ms of the %d ms allowed for %s (time factor %d)\n",
+			waited, bound, what, sd_time_factor());
+}
+
 /** sd_now_ms() - CLOCK_MONOTONIC in milliseconds */
 static inline long long sd_now_ms(void)
 {

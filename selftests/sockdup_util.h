@@ -264,6 +264,9 @@ static inline long long sd_wait_pending(int dev, long long want,
 
 	for (;;) {
 		p = sd_pending(dev);
+		if (p == want)
+			sd_waited("STATS.pending to reach its value",
+				  sd_now_ms() - end + timeout_ms, timeout_ms);
 		if (p < 0 || p == want)
 			return p;
 		if (sd_now_ms() >= end) {
@@ -458,12 +461,16 @@ static inline int sd_send(int ctl, const void *buf, size_t len)
 static inline int sd_recv(int ctl, void *buf, size_t len, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = ctl, .events = POLLIN };
+	long long t0 = sd_now_ms();
 	ssize_t n;
 	int ret;
 
 	do
 		ret = poll(&pfd, 1, timeout_ms);
 	while (ret < 0 && errno == EINTR);
+	if (ret > 0)
+		sd_waited("a message on the control socket", sd_now_ms() - t0,
+			  timeout_ms);
 	if (ret == 0) {
 		sd_seterr("ctl recv: timed out after %d ms", timeout_ms);
 		sd_timed_out("a message from the other process on the control socket",

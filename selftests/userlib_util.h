@@ -155,6 +155,7 @@ static inline int ul_go(struct ul_proc *p, const char *line)
 /* ul_read_line() - read one line of @fd (without "\n"), 0 or -1 */
 static inline int ul_read_line(int fd, char *buf, size_t size, int timeout_ms)
 {
+	long long t0 = sd_now_ms();
 	size_t n = 0;
 
 	while (n + 1 < size) {
@@ -169,6 +170,8 @@ static inline int ul_read_line(int fd, char *buf, size_t size, int timeout_ms)
 		}
 		if (buf[n] == '\n') {
 			buf[n] = '\0';
+			sd_waited("a line of the program's output",
+				  sd_now_ms() - t0, timeout_ms);
 			return 0;
 		}
 		n++;
@@ -216,6 +219,8 @@ static inline int ul_finish(struct ul_proc *p, char *buf, size_t size,
 	buf[n] = '\0';
 	close(p->out);
 	p->out = -1;
+	sd_waited("the program to finish", sd_now_ms() - end + timeout_ms,
+		  timeout_ms);
 	return sd_wait(p->pid);
 }
 
