@@ -121,6 +121,8 @@ static void check_reaped(struct __test_metadata *_metadata,
 	TH_LOG("reaped %lld ms after the target exited (sweep_ms %ld, bound %ld + %d, VM stalled up to %lld ms)",
 	       (long long)eof, self->sweep_ms, bound, sd_ms(STALL_MS),
 	       (long long)stall);
+	sd_timing("reaped after the target's exit", eof,
+		  bound + sd_ms(STALL_MS) + stall);
 	EXPECT_GE(bound + sd_ms(STALL_MS) + stall, eof);
 
 	EXPECT_LE(0, sd_wait_deltas(self->dev, &self->base, &w, SD_WAIT_MS));
@@ -196,6 +198,8 @@ TEST_F(reap, many_shares)
 	}
 	TH_LOG("%d shares reaped, the last %lld ms after the exit (VM stalled up to %lld ms)",
 	       N, (long long)worst, (long long)stall);
+	sd_timing("the last of 8 shares reaped after the exit", worst,
+		  2 * self->sweep_ms + sd_ms(STALL_MS) + stall);
 	EXPECT_GE(2 * self->sweep_ms + sd_ms(STALL_MS) + stall, worst);
 	EXPECT_LE(0, sd_wait_deltas(self->dev, &self->base, &w, SD_WAIT_MS));
 }

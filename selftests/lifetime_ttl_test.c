@@ -41,6 +41,7 @@ static int64_t expect_dropped_at(struct __test_metadata *_metadata, int peer,
 	TH_LOG("%s: EOF %lld ms after SHARE with ttl %d ms (%+lld ms; bound +%d ms, guest stalled up to %lld ms)",
 	       what, (long long)eof, ttl, (long long)(eof - ttl), bound,
 	       (long long)stall);
+	sd_timing("pin dropped after the TTL", eof - ttl, bound + stall);
 	EXPECT_LE(ttl - TICK_SLACK_MS, eof);
 	EXPECT_GE(ttl + bound + stall, eof);
 	return eof;

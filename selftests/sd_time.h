@@ -86,6 +86,22 @@ static inline void sd_waited(const char *what, long long waited, int bound)
 			waited, bound, what, sd_time_factor());
 }
 
+/**
+ * sd_timing() - report a measured timing claim against its bound
+ * @what: the claim, in words
+ * @took: what was measured (ms)
+ * @bound: what the test allows (ms)
+ *
+ * A "# timing:" TAP comment that scripts/busy-check.sh ranks by how close
+ * to its bound each claim came; the test asserts the bound itself.
+ */
+static inline void sd_timing(const char *what, long long took,
+			     long long bound)
+{
+	fprintf(stderr, "# timing: %s: %lld ms of the %lld ms allowed (time factor %d)\n",
+		what, took, bound, sd_time_factor());
+}
+
 /** sd_now_ms() - CLOCK_MONOTONIC in milliseconds */
 static inline long long sd_now_ms(void)
 {
