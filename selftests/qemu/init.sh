@@ -34,8 +34,8 @@ ip link set lo up
 hostname sockdup-vm
 
 # Turn a task stuck in the kernel into a panic (hung_task_panic=1 is on the
-# command line) well before the host's boot timeout.
-echo 60 >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
+# command line) well before the host's boot timeout; a minute at time factor 1.
+echo $((60 * SOCKDUP_TIME_FACTOR)) >/proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 echo 1 >/proc/sys/kernel/panic_on_rcu_stall 2>/dev/null
 
 . /sockdup/lib.sh

@@ -246,6 +246,10 @@ main() {
 	cmdline="console=ttyS0 panic=-1 panic_on_warn=1 oops=panic softlockup_panic=1"
 	cmdline+=" hung_task_panic=1 log_buf_len=4M sockdup_mode=$mode sockdup_nonce=$nonce"
 	cmdline+=" sockdup_time_factor=$factor"
+	# The kernel's own watchdogs panic the run (softlockup_panic, the RCU
+	# stall panic set by /init): a starved guest must not trip them.
+	cmdline+=" watchdog_thresh=$((10 * factor > 60 ? 60 : 10 * factor))"
+	cmdline+=" rcupdate.rcu_cpu_stall_timeout=$((21 * factor > 300 ? 300 : 21 * factor))"
 	[ "${#extra[@]}" -eq 0 ] || cmdline+=" ${extra[*]}"
 
 	if [ "${SOCKDUP_KVM:-0}" = 1 ]; then
