@@ -21,7 +21,6 @@
 
 #include <linux/jiffies.h>
 #include <linux/pid.h>
-#include <linux/rhashtable.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/spinlock.h>
@@ -29,6 +28,17 @@
 #include <linux/workqueue.h>
 
 #include "sockdup_core.h"
+
+/**
+ * struct sockdup_sweep_state - one run of the sweeper
+ * @start: ktime_get_ns() when the run started; expiry is judged against it.
+ * @next: when the next run is due: the earliest expiry seen, at most one
+ *	period after @start.
+ */
+struct sockdup_sweep_state {
+	u64 start;
+	u64 next;
+};
 
 static void sockdup_sweep(struct work_struct *work);
 static DECLARE_DELAYED_WORK(sockdup_sweep_work, sockdup_sweep);
@@ -138,71 +148,51 @@ void sockdup_sweep_period_changed(void)
 	sockdup_sweep_arm(now + sockdup_sweep_period_ns(), now);
 }
 
-/* Release @e if it expired or its target exited; return its expiry else. */
-static u64 sockdup_sweep_one(struct sockdup_entry *e, u64 now)
+/*
+ * Release @e if it expired or its target exited; otherwise note its expiry
+ * in *@arg, the next run's time (a sockdup_table_walk() visitor).
+ */
+static int sockdup_sweep_one(struct sockdup_entry *e, void *arg)
 {
-	u64 next = U64_MAX;
+	struct sockdup_sweep_state *st = arg;
 
 	/*
 	 * A CLAIMED share belongs to the REDEEM holding it; it is looked at
 	 * again by the next sweep if that REDEEM fails.
 	 */
 	if (atomic_read(&e->state) != SOCKDUP_PENDING)
-		return next;
+		return 0;
 	/*
 	 * sockdup_entry_release() makes this sweep the releaser only if its
 	 * PENDING -> DEAD cmpxchg wins; if a REDEEM, REVOKE or lookup got
 	 * there first, nothing happens here.
 	 */
-	if (sockdup_entry_expired(e, now))
+	if (sockdup_entry_expired(e, st->start))
 		sockdup_entry_release(e, SOCKDUP_PENDING, SOCKDUP_EXPIRED);
 	else if (!sockdup_pid_alive(e->target))
 		sockdup_entry_release(e, SOCKDUP_PENDING, SOCKDUP_REAPED);
 	else
-		next = e->expires_ns;
-	return next;
+		st->next = min(st->next, e->expires_ns);
+	return 0;
 }
 
 static void sockdup_sweep(struct work_struct *work)
 {
-	u64 start = ktime_get_ns();
-	u64 next = start + sockdup_sweep_period_ns();
-	struct rhashtable_iter iter;
-	struct sockdup_entry *e;
-	unsigned int seen = 0;
+	struct sockdup_sweep_state st = { .start = ktime_get_ns() };
 
+	st.next = st.start + sockdup_sweep_period_ns();
 	/* Shares inserted from now on must arm the sweeper again. */
 	spin_lock(&sockdup_sweep_lock);
 	WRITE_ONCE(sockdup_sweep_armed, false);
 	spin_unlock(&sockdup_sweep_lock);
 
-	rhashtable_walk_enter(&sockdup_table, &iter);
-	rhashtable_walk_start(&iter);
-	while ((e = rhashtable_walk_next(&iter))) {
-		if (IS_ERR(e)) {
-			/* -EAGAIN: a resize; the walk goes on in the new table. */
-			continue;
-		}
-		/* Pin the entry: its pids and socket are used below. */
-		if (!refcount_inc_not_zero(&e->ref))
-			continue;
-		next = min(next, sockdup_sweep_one(e, start));
-		sockdup_entry_put(e);
-
-		if (!(++seen % 1024) && need_resched()) {
-			rhashtable_walk_stop(&iter);
-			cond_resched();
-			rhashtable_walk_start(&iter);
-		}
-	}
-	rhashtable_walk_stop(&iter);
-	rhashtable_walk_exit(&iter);
-
+	/* A resize may make the walk visit a share twice: harmless here. */
+	sockdup_table_walk(sockdup_sweep_one, &st, false);
 	sockdup_quota_gc();
 
 	/* Run again while shares are pending; SHAREs re-arm it otherwise. */
 	if (atomic_read(&sockdup_pending))
-		sockdup_sweep_arm(next, ktime_get_ns());
+		sockdup_sweep_arm(st.next, ktime_get_ns());
 }
 
 /**

@@ -7,9 +7,7 @@
 
 #include <linux/capability.h>
 #include <linux/cred.h>
-#include <linux/err.h>
 #include <linux/kernel.h>
-#include <linux/rhashtable.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/timekeeping.h>
@@ -17,7 +15,7 @@
 
 #include "sockdup_core.h"
 
-/* Records gathered under RCU before they are copied out. */
+/* Records gathered before they are copied out together. */
 #define SOCKDUP_LIST_BATCH	(PAGE_SIZE / sizeof(struct sockdup_share_info))
 
 /* Walks restarted because the table was resized before giving up on it. */
@@ -25,8 +23,7 @@
 
 /**
  * struct sockdup_lister - state of one LIST
- * @buf: bounce buffer of %SOCKDUP_LIST_BATCH records, filled under RCU and
- *	copied out with no lock held.
+ * @buf: bounce buffer of %SOCKDUP_LIST_BATCH records.
  * @nbuf: records in @buf.
  * @entries: the caller's array.
  * @entry_size: stride of @entries.
@@ -34,7 +31,7 @@
  * @count: records copied to @entries so far.
  * @total: visible pending shares seen so far.
  * @admin: the caller sees every share.
- * @euid: otherwise the caller sees the shares of this uid.
+ * @uid: otherwise the caller's real uid (sockdup_entry_visible()).
  * @now: ktime_get_ns() at the start of the LIST.
  */
 struct sockdup_lister {
@@ -46,20 +43,22 @@ struct sockdup_lister {
 	u32 count;
 	u64 total;
 	bool admin;
-	kuid_t euid;
+	kuid_t uid;
 	u64 now;
 };
 
-/* Copy the bounce buffer out.  Called with no lock held; may fault. */
+/* Copy the bounce buffer out.  May fault. */
 static int sockdup_list_flush(struct sockdup_lister *l)
 {
 	const size_t ksize = sizeof(struct sockdup_share_info);
+	size_t n = min_t(size_t, ksize, l->entry_size);
 	unsigned int i;
 
 	for (i = 0; i < l->nbuf; i++) {
 		u8 __user *dst = l->entries + (u64)(l->count + i) * l->entry_size;
 
-		if (copy_to_user(dst, &l->buf[i], ksize))
+		/* A caller of an older ABI gets the fields it knows. */
+		if (copy_to_user(dst, &l->buf[i], n))
 			return -EFAULT;
 		/* Fields of a newer ABI than ours read as zero. */
 		if (l->entry_size > ksize &&
@@ -71,71 +70,23 @@ static int sockdup_list_flush(struct sockdup_lister *l)
 	return 0;
 }
 
-/* Shares sharer_uid and target_uid are constant: safe under RCU alone. */
-static bool sockdup_list_visible(const struct sockdup_lister *l,
-				 const struct sockdup_entry *e)
+/* Account for @e, and describe it if there is room (sockdup_table_walk()). */
+static int sockdup_list_one(struct sockdup_entry *e, void *arg)
 {
-	return l->admin || uid_eq(e->sharer_uid, l->euid) ||
-	       uid_eq(e->target_uid, l->euid);
-}
+	struct sockdup_lister *l = arg;
 
-/* Account for @e, and describe it if there is room.  Under RCU. */
-static void sockdup_list_one(struct sockdup_lister *l, struct sockdup_entry *e)
-{
-	if (!sockdup_list_visible(l, e))
-		return;
-	/* The reference keeps the socket and the pids for fill_info. */
-	if (!refcount_inc_not_zero(&e->ref))
-		return;
-	if (atomic_read(&e->state) != SOCKDUP_DEAD &&
-	    !sockdup_entry_expired(e, l->now)) {
-		l->total++;
-		if (l->count + l->nbuf < l->capacity)
-			sockdup_entry_fill_info(e, l->now, &l->buf[l->nbuf++]);
-	}
-	sockdup_entry_put(e);
-}
-
-/*
- * One walk over the table.  A resize makes rhashtable_walk_*() start over
- * in the new table, which could list shares twice: unless @tolerate_resize,
- * give up with -EAGAIN so the caller starts the listing over.
- */
-static int sockdup_list_walk(struct sockdup_lister *l, bool tolerate_resize)
-{
-	struct rhashtable_iter iter;
-	struct sockdup_entry *e;
-	int err = 0;
-
-	rhashtable_walk_enter(&sockdup_table, &iter);
-	rhashtable_walk_start(&iter);
-	while ((e = rhashtable_walk_next(&iter))) {
-		if (IS_ERR(e)) {
-			if (PTR_ERR(e) == -EAGAIN && tolerate_resize)
-				continue;
-			err = PTR_ERR(e);
-			break;
-		}
-		sockdup_list_one(l, e);
-		if (l->nbuf < SOCKDUP_LIST_BATCH)
-			continue;
-
-		rhashtable_walk_stop(&iter);
-		err = sockdup_list_flush(l);
-		if (err)
-			goto out_exit;
-		err = rhashtable_walk_start_check(&iter);
-		if (err == -EAGAIN && tolerate_resize)
-			err = 0;
-		if (err)
-			break;
-	}
-	rhashtable_walk_stop(&iter);
-	if (!err)
-		err = sockdup_list_flush(l);
-out_exit:
-	rhashtable_walk_exit(&iter);
-	return err;
+	if (!l->admin && !sockdup_entry_visible(e, l->uid))
+		return 0;
+	if (atomic_read(&e->state) == SOCKDUP_DEAD ||
+	    sockdup_entry_expired(e, l->now))
+		return 0;
+	l->total++;
+	if (l->count + l->nbuf >= l->capacity)
+		return 0;
+	sockdup_entry_fill_info(e, l->now, &l->buf[l->nbuf++]);
+	if (l->nbuf < SOCKDUP_LIST_BATCH)
+		return 0;
+	return sockdup_list_flush(l);
 }
 
 /**
@@ -145,9 +96,11 @@ out_exit:
  *
  * Describes the pending shares visible to the caller, in table order.
  * Shares made or released while the listing runs may or may not appear.
+ * A resize of the table restarts the listing, so that no share is listed
+ * twice, a few times; then the listing accepts that risk.
  *
- * Context: Process context; sleeps.  Walks the cookie table under RCU and
- * copies out with no lock held.
+ * Context: Process context; sleeps.  Walks the cookie table a chunk at a
+ * time (sockdup_table_walk()), describing and copying out with no lock held.
  * Return: 0; -EINVAL, -EFAULT or -ENOMEM.
  */
 long sockdup_ioctl_list(void __user *uarg, unsigned int usize)
@@ -158,11 +111,12 @@ long sockdup_ioctl_list(void __user *uarg, unsigned int usize)
 	int tries = 0;
 	int err;
 
-	err = sockdup_copy_arg(&karg, sizeof(karg), uarg, usize);
+	err = sockdup_copy_arg(&karg, sizeof(karg), sizeof(karg), uarg, usize);
 	if (err)
 		return err;
 	if ((karg.flags & ~SOCKDUP_LIST_FLAGS) || karg.count || karg.total ||
-	    karg.entry_size < sizeof(struct sockdup_share_info))
+	    karg.entry_size < SOCKDUP_SHARE_INFO_SIZE_VER0 ||
+	    karg.entry_size > SOCKDUP_LIST_ENTRY_MAX)
 		return -EINVAL;
 
 	l.entries = u64_to_user_ptr(karg.entries);
@@ -172,7 +126,7 @@ long sockdup_ioctl_list(void __user *uarg, unsigned int usize)
 	    !access_ok(l.entries, (u64)l.capacity * l.entry_size))
 		return -EFAULT;
 	l.admin = ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN);
-	l.euid = current_euid();
+	l.uid = current_uid();
 	l.buf = kmalloc_array(SOCKDUP_LIST_BATCH, sizeof(*l.buf), GFP_KERNEL);
 	if (!l.buf)
 		return -ENOMEM;
@@ -182,8 +136,11 @@ long sockdup_ioctl_list(void __user *uarg, unsigned int usize)
 		l.count = 0;
 		l.total = 0;
 		l.now = ktime_get_ns();
-		err = sockdup_list_walk(&l, tries == SOCKDUP_LIST_RETRIES);
+		err = sockdup_table_walk(sockdup_list_one, &l,
+					 tries < SOCKDUP_LIST_RETRIES);
 	} while (err == -EAGAIN && tries++ < SOCKDUP_LIST_RETRIES);
+	if (!err)
+		err = sockdup_list_flush(&l);
 	kfree(l.buf);
 	if (err)
 		return err;
@@ -208,7 +165,7 @@ long sockdup_ioctl_stats(void __user *uarg, unsigned int usize)
 	int cpu, pending;
 	int err;
 
-	err = sockdup_copy_arg(&karg, sizeof(karg), uarg, usize);
+	err = sockdup_copy_arg(&karg, sizeof(karg), sizeof(karg), uarg, usize);
 	if (err)
 		return err;
 	if ((karg.flags & ~SOCKDUP_STATS_FLAGS) || karg.reserved ||
@@ -230,7 +187,8 @@ long sockdup_ioctl_stats(void __user *uarg, unsigned int usize)
 	}
 	pending = atomic_read(&sockdup_pending);
 	karg.pending = pending > 0 ? pending : 0;
-	karg.user_pending = sockdup_quota_user_pending(current_euid());
+	karg.user_pending =
+		sockdup_quota_user_pending(sockdup_quota_owner(current_cred()));
 	karg.max_per_user = READ_ONCE(sockdup_max_per_user);
 	karg.max_total = READ_ONCE(sockdup_max_total);
 

@@ -29,6 +29,7 @@ unsigned int sockdup_default_ttl_ms = 60000;
 unsigned int sockdup_max_ttl_ms = 3600000;
 unsigned int sockdup_max_per_user = 4096;
 unsigned int sockdup_max_total = 65536;
+unsigned int sockdup_reserve_total = 1024;
 unsigned int sockdup_sweep_ms = 1000;
 
 #define SOCKDUP_UINT_PARAM(name, min, max)				\
@@ -51,10 +52,13 @@ MODULE_PARM_DESC(max_ttl_ms,
 		 "Largest TTL in ms a SHARE may ask for; larger is EINVAL (default 3600000)");
 SOCKDUP_UINT_PARAM(max_per_user, 0, INT_MAX);
 MODULE_PARM_DESC(max_per_user,
-		 "Pending shares per effective uid of the sharer; more is EDQUOT (default 4096)");
+		 "Pending shares per user (the sharer's real uid, or the owner of its user namespace); more is EDQUOT (default 4096)");
 SOCKDUP_UINT_PARAM(max_total, 0, SOCKDUP_TABLE_MAX_SHARES);
 MODULE_PARM_DESC(max_total,
 		 "Pending shares in total; more is ENOSPC (default 65536, at most 262144)");
+SOCKDUP_UINT_PARAM(reserve_total, 0, SOCKDUP_TABLE_MAX_SHARES);
+MODULE_PARM_DESC(reserve_total,
+		 "Slots of max_total only callers with CAP_SYS_RESOURCE may take (default 1024)");
 static int sockdup_set_sweep_ms(const char *val, const struct kernel_param *kp)
 {
 	int err = param_set_uint_minmax(val, kp, 10, 60000);

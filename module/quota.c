@@ -2,19 +2,29 @@
 /*
  * sockdup quotas: pending shares per user (EDQUOT) and in total (ENOSPC).
  *
- * A pending share occupies one slot of its sharer's effective uid and one
- * global slot from SHARE until its release, which gives both back at once.
- * Caps are module parameters and are read at each SHARE, so lowering one
- * refuses new shares without touching pending ones.
+ * A pending share occupies one slot of its owner (sockdup_quota_owner())
+ * and one global slot from SHARE until its release, which gives both back
+ * at once.  The owner is the sharer's real uid, or, for a sharer inside a
+ * user namespace, the user that created the outermost namespace below the
+ * initial one: every uid of one delegation shares one budget, the way the
+ * kernel's ucounts charge a namespace tree to its creator.  The last
+ * reserve_total slots of the global cap are kept for callers with
+ * CAP_SYS_RESOURCE in the initial user namespace, so users filling the
+ * table never lock the administrator out.  Caps are module parameters and
+ * are read at each SHARE, so lowering one refuses new shares without
+ * touching pending ones.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/atomic.h>
+#include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/hashtable.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/user_namespace.h>
 
 #include "sockdup_core.h"
 
@@ -22,10 +32,10 @@
 #define SOCKDUP_USER_RETIRED	(-1)
 
 /**
- * struct sockdup_user - pending shares of one effective uid
+ * struct sockdup_user - pending shares of one owner
  * @node: link in sockdup_users; added and removed under sockdup_users_lock,
  *	followed under RCU.
- * @uid: the effective uid (kuid, so the same user in every namespace).
+ * @uid: the owner (kuid, so the same user in every namespace).
  * @pending: number of shares charged to @uid, or %SOCKDUP_USER_RETIRED.
  * @rcu: frees the record after an RCU grace period.
  *
@@ -113,16 +123,59 @@ static enum sockdup_charge sockdup_charge(atomic_t *counter, unsigned int max)
 }
 
 /**
+ * sockdup_quota_owner() - the user a share made with @cred is charged to
+ * @cred: the sharer's credentials.
+ *
+ * The real uid, as SCM_RIGHTS charges descriptors in flight to the real
+ * user: a set-user-ID helper charges the user who runs it, not its owner.
+ * Inside a user namespace the uids are the namespace owner's to hand out
+ * (newuidmap maps a whole subordinate range), so the owner of the
+ * outermost namespace below the initial one is charged instead.  The
+ * namespaces' @parent and @owner never change, and @cred pins its own.
+ *
+ * Context: Any context.
+ * Return: the kuid to charge.
+ */
+kuid_t sockdup_quota_owner(const struct cred *cred)
+{
+	const struct user_namespace *ns = cred->user_ns;
+
+	if (ns == &init_user_ns)
+		return cred->uid;
+	while (ns->parent != &init_user_ns)
+		ns = ns->parent;
+	return ns->owner;
+}
+
+/*
+ * Take a global slot.  Callers without CAP_SYS_RESOURCE in the initial
+ * user namespace stop reserve_total short of max_total; the capability is
+ * looked at only when that point is reached.
+ */
+static enum sockdup_charge sockdup_charge_global(unsigned int max_total)
+{
+	unsigned int reserve = min(READ_ONCE(sockdup_reserve_total), max_total);
+
+	if (sockdup_charge(&sockdup_pending, max_total - reserve) ==
+	    SOCKDUP_CHARGED)
+		return SOCKDUP_CHARGED;
+	if (!reserve || !ns_capable_noaudit(&init_user_ns, CAP_SYS_RESOURCE))
+		return SOCKDUP_AT_CAP;
+	return sockdup_charge(&sockdup_pending, max_total);
+}
+
+/**
  * sockdup_quota_charge() - take a per-user and a global slot for a share
- * @uid: the sharer's effective uid.
+ * @uid: the owner, from sockdup_quota_owner().
  *
  * The atomic_try_cmpxchg() loops make the cap checks exact under any
  * concurrency: the counters never exceed the caps in force when charged.
  *
  * Context: Process context; may sleep (allocates the first record of a
- * user), takes sockdup_users_lock only then.
- * Return: 0; -EDQUOT at the per-user cap; -ENOSPC at the global cap;
- * -ENOMEM.
+ * user), takes sockdup_users_lock only then.  Checks the current task's
+ * capabilities near the global cap.
+ * Return: 0; -EDQUOT at the per-user cap; -ENOSPC at the global cap (or
+ * its reserve); -ENOMEM.
  */
 int sockdup_quota_charge(kuid_t uid)
 {
@@ -153,7 +206,7 @@ int sockdup_quota_charge(kuid_t uid)
 		this_cpu_inc(sockdup_counters->refused_user);
 		return -EDQUOT;
 	}
-	if (sockdup_charge(&sockdup_pending, max_total) != SOCKDUP_CHARGED) {
+	if (sockdup_charge_global(max_total) != SOCKDUP_CHARGED) {
 		atomic_dec(&u->pending);
 		this_cpu_inc(sockdup_counters->refused_global);
 		return -ENOSPC;
@@ -163,7 +216,7 @@ int sockdup_quota_charge(kuid_t uid)
 
 /**
  * sockdup_quota_uncharge() - give back the slots of one share
- * @uid: the uid sockdup_quota_charge() charged.
+ * @uid: the owner sockdup_quota_charge() charged.
  *
  * The record is still there: the slot being given back keeps it from
  * being retired.
@@ -184,7 +237,7 @@ void sockdup_quota_uncharge(kuid_t uid)
 
 /**
  * sockdup_quota_user_pending() - pending shares charged to a user
- * @uid: the effective uid.
+ * @uid: the owner, from sockdup_quota_owner().
  *
  * Context: Any context; takes the RCU read lock.
  * Return: the number of pending shares of @uid.

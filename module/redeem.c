@@ -90,7 +90,7 @@ long sockdup_ioctl_redeem(void __user *uarg, unsigned int usize)
 	unsigned int o_flags = 0;
 	int ret;
 
-	ret = sockdup_copy_arg(&karg, sizeof(karg), uarg, usize);
+	ret = sockdup_copy_arg(&karg, sizeof(karg), sizeof(karg), uarg, usize);
 	if (ret)
 		return ret;
 	if ((karg.flags & ~SOCKDUP_REDEEM_FLAGS) || karg.reserved)

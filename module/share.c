@@ -6,6 +6,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/err.h>
 #include <linux/file.h>
@@ -22,27 +23,38 @@
 
 /*
  * Resolve @nr in the caller's active pid namespace to the thread-group pid
- * of a live process and note the process's effective uid.  A thread id
- * that is not a thread-group leader has no PIDTYPE_TGID task: ESRCH.
+ * of a live process.  A thread id that is not a thread-group leader has no
+ * PIDTYPE_TGID task: ESRCH.  A kernel thread never redeems, and init never
+ * exits nor redeems: a share for either would pin the socket (and keep its
+ * port bound) until its TTL ran out, so kernel threads are refused and init
+ * is left to administrators.
  */
-static struct pid *sockdup_get_target(pid_t nr, kuid_t *euid)
+static struct pid *sockdup_get_target(pid_t nr)
 {
 	struct task_struct *leader;
 	struct pid *pid = NULL;
-	struct pid *found;
+	bool init = false;
+	int err = -ESRCH;
 
 	if (nr <= 0)
 		return ERR_PTR(-ESRCH);
 
 	rcu_read_lock();
-	found = find_vpid(nr);
-	leader = pid_task(found, PIDTYPE_TGID);
+	leader = pid_task(find_vpid(nr), PIDTYPE_TGID);
 	if (leader && !sockdup_group_exited(leader)) {
-		*euid = task_euid(leader);
-		pid = get_pid(found);
+		if (leader->flags & PF_KTHREAD) {
+			err = -EPERM;
+		} else {
+			init = is_global_init(leader);
+			pid = get_pid(task_tgid(leader));
+		}
 	}
 	rcu_read_unlock();
-	return pid ?: ERR_PTR(-ESRCH);
+	if (init && !ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN)) {
+		put_pid(pid);
+		return ERR_PTR(-EPERM);
+	}
+	return pid ?: ERR_PTR(err);
 }
 
 /*
@@ -91,13 +103,12 @@ long sockdup_ioctl_share(void __user *uarg, unsigned int usize)
 	struct sockdup_entry *e;
 	struct pid *target;
 	struct file *file;
-	kuid_t euid = current_euid();
-	kuid_t target_uid;
+	kuid_t owner = sockdup_quota_owner(current_cred());
 	u64 now, expires;
 	u32 ttl_ms;
 	int err;
 
-	err = sockdup_copy_arg(&karg, sizeof(karg), uarg, usize);
+	err = sockdup_copy_arg(&karg, sizeof(karg), sizeof(karg), uarg, usize);
 	if (err)
 		return err;
 	if ((karg.flags & ~SOCKDUP_SHARE_FLAGS) || karg.id ||
@@ -115,13 +126,13 @@ long sockdup_ioctl_share(void __user *uarg, unsigned int usize)
 		goto out_put_file;
 	}
 
-	target = sockdup_get_target(karg.target_pid, &target_uid);
+	target = sockdup_get_target(karg.target_pid);
 	if (IS_ERR(target)) {
 		err = PTR_ERR(target);
 		goto out_put_file;
 	}
 
-	err = sockdup_quota_charge(euid);
+	err = sockdup_quota_charge(owner);
 	if (err)
 		goto out_put_target;
 
@@ -137,8 +148,8 @@ long sockdup_ioctl_share(void __user *uarg, unsigned int usize)
 	e->sharer = get_pid(task_tgid(current));
 	e->created_ns = now;
 	e->expires_ns = expires;
-	e->sharer_uid = euid;
-	e->target_uid = target_uid;
+	e->sharer_uid = current_uid();
+	e->charge_uid = owner;
 
 	if (put_user(e->id, &ushare->id)) {
 		err = -EFAULT;
@@ -173,7 +184,7 @@ out_free_entry:
 	put_pid(e->sharer);
 	sockdup_entry_free_unpublished(e);
 out_uncharge:
-	sockdup_quota_uncharge(euid);
+	sockdup_quota_uncharge(owner);
 out_put_target:
 	put_pid(target);
 out_put_file:

@@ -20,6 +20,7 @@
 
 #include <linux/sockdup.h>
 
+struct cred;
 struct file;
 struct pid;
 
@@ -70,9 +71,11 @@ enum sockdup_reason {
  * @created_ns: ktime_get_ns() at SHARE time.
  * @expires_ns: ktime_get_ns() value at which the share expires.
  * @id: non-secret number naming the share in listings.
- * @sharer_uid: effective uid of the sharer at SHARE time; the share is
- *	charged to this uid's quota.
- * @target_uid: effective uid of the target at SHARE time.
+ * @sharer_uid: real uid of the sharer at SHARE time (the user who made
+ *	the share, who may revoke it by id).
+ * @charge_uid: the uid whose quota the share is charged to: @sharer_uid,
+ *	or the owner of the sharer's user-namespace delegation
+ *	(sockdup_quota_owner()).
  * @rcu: frees the memory a grace period after the last reference went,
  *	because RCU lookups may still be reading @node and @cookie.
  *
@@ -96,7 +99,7 @@ struct sockdup_entry {
 	u64 expires_ns;
 	u64 id;
 	kuid_t sharer_uid;
-	kuid_t target_uid;
+	kuid_t charge_uid;
 	struct rcu_head rcu;
 };
 
@@ -113,6 +116,7 @@ extern unsigned int sockdup_default_ttl_ms;
 extern unsigned int sockdup_max_ttl_ms;
 extern unsigned int sockdup_max_per_user;
 extern unsigned int sockdup_max_total;
+extern unsigned int sockdup_reserve_total;
 extern unsigned int sockdup_sweep_ms;
 
 /**
@@ -151,9 +155,18 @@ bool sockdup_entry_gone(struct sockdup_entry *e, u64 now);
 int sockdup_entry_wait_claim(struct sockdup_entry *e);
 void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
 			     struct sockdup_share_info *info);
-extern struct rhashtable sockdup_table;
+bool sockdup_entry_visible(const struct sockdup_entry *e, kuid_t uid);
+struct sockdup_entry *sockdup_entry_lookup_id(u64 id);
+
+/*
+ * A visitor of sockdup_table_walk(): 0 goes on, a positive value stops the
+ * walk, a negative errno aborts it; either is what the walk returns.
+ */
+typedef int (*sockdup_visit_t)(struct sockdup_entry *e, void *arg);
+int sockdup_table_walk(sockdup_visit_t visit, void *arg, bool strict);
 
 /* quota.c */
+kuid_t sockdup_quota_owner(const struct cred *cred);
 int sockdup_quota_charge(kuid_t uid);
 void sockdup_quota_uncharge(kuid_t uid);
 unsigned int sockdup_quota_user_pending(kuid_t uid);
@@ -185,21 +198,22 @@ void sockdup_sweep_stop(void);
  * sockdup_copy_arg() - read an ioctl argument of any known version
  * @karg: the kernel's structure.
  * @ksize: sizeof(*@karg).
+ * @minsize: the size of the structure's first version.
  * @uarg: the user's structure.
  * @usize: its size, from the ioctl command.
  *
- * Every structure is still at its first version, so anything smaller than
- * the kernel's is refused.  Larger is accepted when the bytes the kernel
- * does not know are zero.
+ * Anything smaller than the first version is refused.  A caller of an
+ * older version gets the fields it does not know as zero; larger is
+ * accepted when the bytes the kernel does not know are zero.
  *
  * Context: Process context; may fault.
  * Return: 0; -EINVAL if @usize is too small; -E2BIG for non-zero unknown
  * bytes; -EFAULT.
  */
-static inline int sockdup_copy_arg(void *karg, size_t ksize,
+static inline int sockdup_copy_arg(void *karg, size_t ksize, size_t minsize,
 				   const void __user *uarg, unsigned int usize)
 {
-	if (usize < ksize)
+	if (usize < minsize)
 		return -EINVAL;
 	return copy_struct_from_user(karg, ksize, uarg, usize);
 }

@@ -11,12 +11,15 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/build_bug.h>
+#include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/net.h>
 #include <linux/pid.h>
 #include <linux/rhashtable.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/socket.h>
 #include <linux/wait_bit.h>
 #include <net/sock.h>
 
@@ -103,7 +106,7 @@ static void sockdup_entry_unload(void *ptr, void *arg)
 	if (WARN_ON_ONCE(atomic_cmpxchg(&e->state, SOCKDUP_PENDING,
 					SOCKDUP_DEAD) != SOCKDUP_PENDING))
 		return;
-	sockdup_quota_uncharge(e->sharer_uid);
+	sockdup_quota_uncharge(e->charge_uid);
 	sockdup_entry_put(e);
 }
 
@@ -264,7 +267,7 @@ bool sockdup_entry_release(struct sockdup_entry *e, enum sockdup_state from,
 	/* Only the winner unlinks, so this cannot fail. */
 	WARN_ON_ONCE(rhashtable_remove_fast(&sockdup_table, &e->node,
 					    sockdup_table_params));
-	sockdup_quota_uncharge(e->sharer_uid);
+	sockdup_quota_uncharge(e->charge_uid);
 	this_cpu_inc(sockdup_counters->released[why]);
 	/* Waiters for a claim (only if @from was CLAIMED) recheck the state. */
 	if (from == SOCKDUP_CLAIMED)
@@ -326,9 +329,32 @@ int sockdup_entry_wait_claim(struct sockdup_entry *e)
 				       atomic_read(&e->state) != SOCKDUP_CLAIMED);
 }
 
+/* References taken under RCU per step of sockdup_table_walk(). */
+#define SOCKDUP_WALK_CHUNK	32
+
 static s32 sockdup_pid_vnr_alive(struct pid *pid)
 {
 	return sockdup_pid_alive(pid) ? pid_vnr(pid) : 0;
+}
+
+/* How kernel_getsockname() and kernel_getpeername() read an address. */
+typedef int (*sockdup_getname_t)(struct socket *sock, struct sockaddr *addr);
+
+/* Copy a socket address into a share_info field; 0 if there is none. */
+static u32 sockdup_addr_copy(u8 *dst, sockdup_getname_t get,
+			     struct socket *sock)
+{
+	struct sockaddr_storage ss;
+	int len;
+
+	BUILD_BUG_ON(sizeof(ss) != SOCKDUP_ADDR_SIZE);
+	memset(&ss, 0, sizeof(ss));
+	len = get(sock, (struct sockaddr *)&ss);
+	/* An unbound or unconnected socket reports an error or no address. */
+	if (len <= 0 || len > sizeof(ss))
+		return 0;
+	memcpy(dst, &ss, len);
+	return len;
 }
 
 /**
@@ -338,9 +364,11 @@ static s32 sockdup_pid_vnr_alive(struct pid *pid)
  * @info: filled in completely.
  *
  * PIDs are given in the caller's pid namespace, the uid in the caller's
- * user namespace.
+ * user namespace.  The addresses are what getsockname() and getpeername()
+ * would report on the socket.
  *
- * Context: Any context but hard IRQ; takes the RCU read lock.
+ * Context: Process context, no lock held: reading a socket's addresses
+ * may take the socket lock.
  */
 void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
 			     struct sockdup_share_info *info)
@@ -348,6 +376,7 @@ void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
 	struct socket *sock = sock_from_file(e->file);
 	struct sock *sk = sock ? READ_ONCE(sock->sk) : NULL;
 
+	might_sleep();
 	memset(info, 0, sizeof(*info));
 	info->id = e->id;
 	info->sock_ino = file_inode(e->file)->i_ino;
@@ -356,6 +385,12 @@ void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
 		info->family = READ_ONCE(sk->sk_family);
 		info->type = READ_ONCE(sk->sk_type);
 		info->protocol = READ_ONCE(sk->sk_protocol);
+		info->local_addr_len = sockdup_addr_copy(info->local_addr,
+							 kernel_getsockname,
+							 sock);
+		info->peer_addr_len = sockdup_addr_copy(info->peer_addr,
+							kernel_getpeername,
+							sock);
 	}
 	info->sharer_pid = sockdup_pid_vnr_alive(e->sharer);
 	info->target_pid = sockdup_pid_vnr_alive(e->target);
@@ -366,4 +401,132 @@ void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
 	info->ttl_left_ms = now < e->expires_ns ?
 			    DIV_ROUND_UP_ULL(e->expires_ns - now, NSEC_PER_MSEC) : 0;
 	info->nr_fds = 1;
+}
+
+/**
+ * sockdup_entry_visible() - whether a user without CAP_SYS_ADMIN sees a share
+ * @e: the entry, referenced by the caller.
+ * @uid: the caller's real uid.
+ *
+ * A user sees the shares it made, those charged to it (made inside a user
+ * namespace it owns), and those whose target process runs as it now.
+ *
+ * Context: Any context; takes the RCU read lock.
+ * Return: true if LIST shows @e to @uid.
+ */
+bool sockdup_entry_visible(const struct sockdup_entry *e, kuid_t uid)
+{
+	struct task_struct *task;
+	bool ret = false;
+
+	if (uid_eq(e->sharer_uid, uid) || uid_eq(e->charge_uid, uid))
+		return true;
+	rcu_read_lock();
+	task = pid_task(e->target, PIDTYPE_TGID);
+	if (task)
+		ret = uid_eq(__task_cred(task)->uid, uid);
+	rcu_read_unlock();
+	return ret;
+}
+
+/**
+ * sockdup_table_walk() - visit every share in the table, a chunk at a time
+ * @visit: called for each share with a reference held and no lock held, so
+ *	it may sleep, fault and release the share.
+ * @arg: passed to @visit.
+ * @strict: stop with -EAGAIN when the table is resized under the walk (the
+ *	walk then starts over, so a share could be visited twice) rather
+ *	than going on.
+ *
+ * The RCU read-side section lasts only while references to at most
+ * %SOCKDUP_WALK_CHUNK shares are taken; the visits run after it, and the
+ * walk yields the CPU between chunks, so walking a full table neither
+ * stalls RCU nor hogs a CPU.  Shares inserted or released during the walk
+ * may or may not be visited.
+ *
+ * Context: Process context; sleeps.
+ * Return: 0 after the last share, or the first non-zero value of @visit,
+ * or -EAGAIN (only if @strict).
+ */
+int sockdup_table_walk(sockdup_visit_t visit, void *arg, bool strict)
+{
+	struct sockdup_entry *chunk[SOCKDUP_WALK_CHUNK];
+	struct rhashtable_iter iter;
+	struct sockdup_entry *e;
+	unsigned int n, i;
+	bool end = false;
+	int ret = 0;
+
+	rhashtable_walk_enter(&sockdup_table, &iter);
+	while (!end && !ret) {
+		n = 0;
+		ret = rhashtable_walk_start_check(&iter);
+		if (ret == -EAGAIN && !strict)
+			ret = 0;
+		while (!ret && n < SOCKDUP_WALK_CHUNK) {
+			e = rhashtable_walk_next(&iter);
+			if (!e) {
+				end = true;
+				break;
+			}
+			if (IS_ERR(e)) {
+				/* -EAGAIN: resized, going on in the new table. */
+				if (PTR_ERR(e) != -EAGAIN || strict)
+					ret = PTR_ERR(e);
+				continue;
+			}
+			/* Zero: on its way out, nothing to visit. */
+			if (refcount_inc_not_zero(&e->ref))
+				chunk[n++] = e;
+		}
+		rhashtable_walk_stop(&iter);
+
+		for (i = 0; i < n; i++) {
+			if (!ret)
+				ret = visit(chunk[i], arg);
+			sockdup_entry_put(chunk[i]);
+		}
+		cond_resched();
+	}
+	rhashtable_walk_exit(&iter);
+	return ret;
+}
+
+struct sockdup_id_search {
+	u64 id;
+	struct sockdup_entry *found;
+};
+
+static int sockdup_id_match(struct sockdup_entry *e, void *arg)
+{
+	struct sockdup_id_search *s = arg;
+
+	if (e->id != s->id)
+		return 0;
+	/* The walk's reference is dropped after this: take one to keep. */
+	refcount_inc(&e->ref);
+	s->found = e;
+	return 1;
+}
+
+/**
+ * sockdup_entry_lookup_id() - find a share by id and take a reference
+ * @id: the share's id.
+ *
+ * Ids are not the table's key: this walks the table.  It serves the
+ * commands an operator types, not the data path.
+ *
+ * Context: Process context; sleeps.
+ * Return: the entry with a reference the caller drops with
+ * sockdup_entry_put(), or NULL if no share in the table has @id.
+ */
+struct sockdup_entry *sockdup_entry_lookup_id(u64 id)
+{
+	struct sockdup_id_search s = { .id = id };
+	int tries = 0;
+
+	/* A resize restarts the walk; after a few, accept what one finds. */
+	while (sockdup_table_walk(sockdup_id_match, &s, tries < 4) == -EAGAIN)
+		tries++;
+	return s.found;
 }

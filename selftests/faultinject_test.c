@@ -464,14 +464,15 @@ static void walk_share(struct __test_metadata *_metadata, FIXTURE_DATA(fi) *self
 	for (n = 1; n < MAX_NTH; n++) {
 		ASSERT_EQ(0, make_pair(family, s));
 		fd_snapshot(&before);
+		/* shares are charged to the real uid */
 		if (fresh_uid)
-			ASSERT_EQ(0, seteuid(FRESH_UID + n));
+			ASSERT_EQ(0, setresuid(FRESH_UID + n, FRESH_UID + n, 0));
 		ASSERT_EQ(0, fi_arm(self->nth, n));
 		ret = do_share(self->dev, s[0], getpid(), cookie);
 		err = errno;
 		consumed = fi_disarm(self->nth);
 		if (fresh_uid)
-			ASSERT_EQ(0, seteuid(0));
+			ASSERT_EQ(0, setresuid(0, 0, 0));
 		fd_snapshot(&after);
 		EXPECT_TRUE(fd_same(&before, &after)) TH_LOG("fault %u: fd table changed", n);
 

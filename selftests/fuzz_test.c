@@ -192,7 +192,9 @@ static eset allowed(unsigned int nr)
 {
 	switch (nr) {
 	case _IOC_NR(SOCKDUP_IOC_SHARE):
-		return E_ANY | E(EBADF) | E(ENOTSOCK) | E(ESRCH) | E(EDQUOT) | E(ENOSPC);
+		/* EPERM: a kernel thread, or init, as the target */
+		return E_ANY | E(EBADF) | E(ENOTSOCK) | E(ESRCH) | E(EPERM) |
+		       E(EDQUOT) | E(ENOSPC);
 	case _IOC_NR(SOCKDUP_IOC_REDEEM):
 		return E_ANY | E(ENOENT) | E(EPERM) | E(EMFILE);
 	case _IOC_NR(SOCKDUP_IOC_REVOKE):
@@ -877,6 +879,18 @@ static void do_extended(struct thr *t)
 	}
 }
 
+/* The size of the first version of command @nr's structure. */
+static unsigned int first_size(unsigned long cmd)
+{
+	switch (_IOC_NR(cmd)) {
+	case _IOC_NR(SOCKDUP_IOC_REVOKE):
+		return SOCKDUP_REVOKE_SIZE_VER0;
+	case _IOC_NR(SOCKDUP_IOC_QUERY):
+		return SOCKDUP_QUERY_SIZE_VER0;
+	}
+	return _IOC_SIZE(cmd);
+}
+
 /* A valid number with a smaller size, another direction or another magic. */
 static void do_mangled(struct thr *t)
 {
@@ -905,6 +919,13 @@ static void do_mangled(struct thr *t)
 	fill_arg(t, cmd, t->buf);
 	ret = ioctl(t->dev, m, t->buf);
 	err = errno;
+	/* a smaller size a first version had is that version's command */
+	if (dir == _IOC_DIR(cmd) && type == SOCKDUP_IOC_MAGIC &&
+	    size >= first_size(cmd)) {
+		check_errno(OP_MANGLED, "first version", allowed(_IOC_NR(cmd)),
+			    ret, err);
+		return;
+	}
 	check_errno(OP_MANGLED, "", E(ENOTTY) | E(EINVAL) | E(EFAULT), ret, err);
 	if (ret >= 0) {
 		violation("mangled cmd %#lx (from %#lx) accepted, returned %ld", m, cmd, ret);

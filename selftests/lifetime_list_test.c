@@ -319,10 +319,56 @@ TEST_F(list, count_within_capacity)
 		ASSERT_EQ(0xa5, p[k]);
 }
 
+/*
+ * A record may be larger than this kernel's (a newer ABI), but not without
+ * bound: the kernel would clear the excess of every record.
+ */
+TEST_F(list, entry_size_too_large_einval)
+{
+	struct sockdup_list l = {
+		.entry_size = SOCKDUP_LIST_ENTRY_MAX + 8,
+		.entries = (uintptr_t)self->e,
+		.capacity = 1,
+	};
+
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_LIST, &l));
+	EXPECT_EQ(EINVAL, errno);
+	l.entry_size = 0x80000000U;
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_LIST, &l));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, l.count);
+}
+
+/* A caller of the first ABI gets first-version records at its stride. */
+TEST_F(list, first_version_entry_size)
+{
+	unsigned char buf[4 * SOCKDUP_SHARE_INFO_SIZE_VER0];
+	struct sockdup_list l = {
+		.entry_size = SOCKDUP_SHARE_INFO_SIZE_VER0,
+		.entries = (uintptr_t)buf,
+		.capacity = 2,
+	};
+	struct sockdup_share_info first;
+	size_t k;
+
+	memset(buf, 0xa5, sizeof(buf));
+	ASSERT_EQ(0, ioctl(self->dev, SOCKDUP_IOC_LIST, &l));
+	ASSERT_LE(2, l.count);
+	for (k = 0; k < 2; k++) {
+		memset(&first, 0, sizeof(first));
+		memcpy(&first, buf + k * SOCKDUP_SHARE_INFO_SIZE_VER0,
+		       SOCKDUP_SHARE_INFO_SIZE_VER0);
+		EXPECT_NE(0, first.id);
+		EXPECT_EQ(1, first.nr_fds);
+	}
+	for (k = 2 * SOCKDUP_SHARE_INFO_SIZE_VER0; k < sizeof(buf); k++)
+		ASSERT_EQ(0xa5, buf[k]) TH_LOG("byte %zu written", k);
+}
+
 TEST_F(list, entry_size_too_small_einval)
 {
 	struct sockdup_list l = {
-		.entry_size = sizeof(struct sockdup_share_info) - 8,
+		.entry_size = SOCKDUP_SHARE_INFO_SIZE_VER0 - 8,
 		.entries = (uintptr_t)self->e,
 		.capacity = MAX_ENTRIES,
 	};

@@ -2,8 +2,9 @@
 /*
  * QUERY: the sharer or the target reads what a pending share holds
  * (family, type, protocol, socket inode, pids as seen from the caller's pid
- * namespace, uid, age, time left, id) without consuming it; anybody else
- * gets EPERM.
+ * namespace, uid, age, time left, id, the socket's local and peer address)
+ * without consuming it; anybody else gets EPERM by cookie.  By id, whoever
+ * LIST shows the share to may ask.
  */
 #define _GNU_SOURCE
 #include "kselftest_harness.h"
@@ -156,6 +157,37 @@ TEST_F(query, fields_after_sharer_close)
 	check_info(_metadata, variant, &info, self->s.id, ino);
 }
 
+/* The addresses are what getsockname() and getpeername() give. */
+TEST_F(query, addresses)
+{
+	struct sockaddr_storage ss;
+	struct sockdup_share_info info, byid;
+	socklen_t len;
+
+	ASSERT_EQ(0, sd_query(self->dev, self->s.cookie, &info));
+	len = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	ASSERT_EQ(0, getsockname(self->sock, (struct sockaddr *)&ss, &len));
+	EXPECT_EQ(len, info.local_addr_len);
+	EXPECT_EQ(0, memcmp(&ss, info.local_addr, len));
+	len = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(self->sock, (struct sockaddr *)&ss, &len)) {
+		EXPECT_EQ(ENOTCONN, errno);
+		EXPECT_EQ(0, info.peer_addr_len);
+	} else {
+		EXPECT_EQ(len, info.peer_addr_len);
+		EXPECT_EQ(0, memcmp(&ss, info.peer_addr, len));
+	}
+	/* by id, the same */
+	ASSERT_EQ(0, sd_query_id(self->dev, self->s.id, &byid));
+	EXPECT_EQ(self->s.id, byid.id);
+	EXPECT_EQ(info.local_addr_len, byid.local_addr_len);
+	EXPECT_EQ(info.peer_addr_len, byid.peer_addr_len);
+	EXPECT_EQ(0, memcmp(info.local_addr, byid.local_addr,
+			    sizeof(info.local_addr)));
+}
+
 /* Several QUERYs from both sides, then the redeem still works. */
 TEST_F(query, does_not_consume)
 {
@@ -277,12 +309,67 @@ TEST_F(qmisc, revoked_enoent)
 
 TEST_F(qmisc, unknown_flag_einval)
 {
-	struct sockdup_query q = { .flags = 1 };
+	struct sockdup_query q = { .flags = SOCKDUP_QUERY_BY_ID << 1 };
 
 	memcpy(q.cookie, self->s.cookie, sizeof(q.cookie));
 	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_QUERY, &q));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(0, q.info.sock_ino);
+}
+
+/* By id: the cookie must be zero, the id not, the rest of info zero. */
+TEST_F(qmisc, by_id_einval)
+{
+	struct sockdup_query q = { .flags = SOCKDUP_QUERY_BY_ID };
+
+	q.info.id = self->s.id;
+	memcpy(q.cookie, self->s.cookie, sizeof(q.cookie));
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_QUERY, &q));
+	EXPECT_EQ(EINVAL, errno);
+	memset(q.cookie, 0, sizeof(q.cookie));
+	q.info.id = 0;
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_QUERY, &q));
+	EXPECT_EQ(EINVAL, errno);
+	q.info.id = self->s.id;
+	q.info.nr_fds = 1;
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_QUERY, &q));
+	EXPECT_EQ(EINVAL, errno);
+	q.info.nr_fds = 0;
+	EXPECT_EQ(0, ioctl(self->dev, SOCKDUP_IOC_QUERY, &q));
+	EXPECT_EQ(fd_ino(self->sock), q.info.sock_ino);
+}
+
+/* The size of an ioctl command changed to @size. */
+#define RESIZED(cmd, size) \
+	(((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT)) | \
+	 ((size) << _IOC_SIZESHIFT))
+
+/*
+ * A caller that knows only the first version gets its fields, and not one
+ * byte past its structure.
+ */
+TEST_F(qmisc, first_version_size)
+{
+	struct sockdup_query qbuf;
+	struct sockdup_query *q = &qbuf;
+	unsigned char *buf = (unsigned char *)&qbuf;
+	size_t i;
+
+	memset(buf, 0, SOCKDUP_QUERY_SIZE_VER0);
+	memset(buf + SOCKDUP_QUERY_SIZE_VER0, 0xa5,
+	       sizeof(qbuf) - SOCKDUP_QUERY_SIZE_VER0);
+	memcpy(q->cookie, self->s.cookie, sizeof(q->cookie));
+	ASSERT_EQ(0, ioctl(self->dev, RESIZED(SOCKDUP_IOC_QUERY,
+					      SOCKDUP_QUERY_SIZE_VER0), q))
+		TH_LOG("query: %s", strerror(errno));
+	EXPECT_EQ(self->s.id, q->info.id);
+	EXPECT_EQ(fd_ino(self->sock), q->info.sock_ino);
+	EXPECT_EQ(1, q->info.nr_fds);
+	for (i = SOCKDUP_QUERY_SIZE_VER0; i < sizeof(qbuf); i++)
+		ASSERT_EQ(0xa5, buf[i]) TH_LOG("byte %zu written", i);
+	EXPECT_EQ(-1, ioctl(self->dev, RESIZED(SOCKDUP_IOC_QUERY,
+					       SOCKDUP_QUERY_SIZE_VER0 - 8), q));
+	EXPECT_EQ(EINVAL, errno);
 }
 
 TEST_F(qmisc, reserved_einval)
@@ -337,7 +424,7 @@ TEST_F(qmisc, sharer_exited_pid_zero)
 	close(peer);
 }
 
-/* sharer_uid is the sharer's effective uid. */
+/* sharer_uid is the sharer's real uid. */
 TEST_F(qmisc, sharer_uid_of_user)
 {
 	struct sockdup_share_info info;

@@ -6,10 +6,12 @@
  * decline, expiry or reap gives the slot back at once.  A refused SHARE
  * pins nothing.
  *
- * The test process shares with the effective uid QUOTA_UID (its real and
- * saved uid stay 0, so it can still set module parameters): no other test
- * program shares as that uid, so its count of pending shares is the test's
- * own even when other programs left root's shares pending.
+ * The test process shares as QUOTA_UID, real and effective (its saved uid
+ * stays 0, so it can still set module parameters): no other test program
+ * shares as that uid, so its count of pending shares is the test's own even
+ * when other programs left root's shares pending.  A share is charged to
+ * the sharer's real uid, as SCM_RIGHTS does, whatever its effective uid.
+ * The last reserve_total slots of max_total are root's (CAP_SYS_RESOURCE).
  */
 #define _GNU_SOURCE
 #include "kselftest_harness.h"
@@ -67,7 +69,7 @@ FIXTURE_SETUP(quota)
 	ASSERT_EQ(0, agent_spawn(&self->target, 0, 0));
 	ASSERT_EQ(0, agent_spawn(&self->target2, 0, 0));
 	ASSERT_EQ(0, agent_spawn(&self->user, OTHER_UID, 0));
-	ASSERT_EQ(0, seteuid(QUOTA_UID));
+	ASSERT_EQ(0, setresuid(QUOTA_UID, QUOTA_UID, 0));
 	ASSERT_EQ(0, sd_stats(self->dev, &self->st0));
 }
 
@@ -75,7 +77,7 @@ FIXTURE_TEARDOWN(quota)
 {
 	int i;
 
-	EXPECT_EQ(0, seteuid(0));
+	EXPECT_EQ(0, setresuid(0, 0, 0));
 	for (i = 0; i < self->nr; i++) {
 		if (self->dev >= 0)
 			sd_revoke(self->dev, self->shares[i].cookie);
@@ -270,8 +272,8 @@ TEST_F(quota, freed_by_reap)
 	EXPECT_EQ(EDQUOT, errno);
 }
 
-/* The cap is per effective uid: another user has a quota of its own. */
-TEST_F(quota, per_euid)
+/* The cap is per user: another user has a quota of its own. */
+TEST_F(quota, per_user)
 {
 	struct sockdup_stats ust;
 	struct sockdup_share s, us[MAX_SHARES];
@@ -357,7 +359,7 @@ static int global_try(FIXTURE_DATA(quota) *self, struct global_try *t)
 	if (seteuid(0) || sd_base_take(self->dev, &base) || seteuid(QUOTA_UID))
 		return -1;
 	t->total = base.st.pending + N;
-	if (set_param("max_total", t->total))
+	if (set_param("reserve_total", 0) || set_param("max_total", t->total))
 		return -1;
 	for (i = 0; i < N - 1; i++)
 		if (share_new(self, self->target.pid, LONG_TTL_MS, NULL))
@@ -443,6 +445,73 @@ TEST_F(quota, global_cap_enospc)
 	EXPECT_EQ(ENOSPC, t.after_err);
 	EXPECT_EQ(3, t.end.refused_global);
 	EXPECT_EQ((__u64)t.total, t.end.pending);
+}
+
+/*
+ * A set-user-ID-root helper (real uid QUOTA_UID, effective uid 0) charges
+ * the user who ran it: QUOTA_UID's cap applies, root's count is untouched.
+ */
+TEST_F(quota, setuid_helper_charges_real_uid)
+{
+	struct sockdup_stats st, root0, root1;
+	struct sockdup_share *s;
+
+	ASSERT_EQ(0, set_param("max_per_user", cap_user(self)));
+	ASSERT_EQ(0, agent_stats(&self->target, &root0));
+	ASSERT_EQ(0, seteuid(0));
+	fill(_metadata, self, N, LONG_TTL_MS);
+	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, &s));
+	EXPECT_EQ(EDQUOT, errno);
+	ASSERT_EQ(0, sd_stats(self->dev, &st));
+	ASSERT_EQ(0, seteuid(QUOTA_UID));
+	EXPECT_EQ((__u64)cap_user(self), st.user_pending);
+	ASSERT_EQ(0, agent_stats(&self->target, &root1));
+	EXPECT_EQ(root0.user_pending, root1.user_pending);
+}
+
+/*
+ * The last reserve_total slots of the global cap are for CAP_SYS_RESOURCE:
+ * ordinary users get ENOSPC reserve_total short of max_total, root shares
+ * on up to max_total.
+ */
+TEST_F(quota, reserve_for_cap_sys_resource)
+{
+	struct sockdup_stats st;
+	struct sockdup_share us;
+	struct sd_base base = { 0 };
+	int i, sock, peer;
+
+	if (seteuid(0) || sd_base_take(self->dev, &base) || seteuid(QUOTA_UID))
+		ASSERT_TRUE(false) TH_LOG("base: %s", strerror(errno));
+	free(base.ids);
+	ASSERT_EQ(0, set_param("max_total", base.st.pending + N));
+	ASSERT_EQ(0, set_param("reserve_total", 2));
+	for (i = 0; i < N - 2; i++)
+		ASSERT_EQ(0, share_new(self, self->target.pid, LONG_TTL_MS,
+				       NULL));
+	/* ordinary users: full */
+	EXPECT_EQ(-1, share_new(self, self->target.pid, LONG_TTL_MS, NULL));
+	EXPECT_EQ(ENOSPC, errno);
+	ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &sock, &peer));
+	EXPECT_EQ(-1, agent_share(&self->user, sock, self->target.pid,
+				  LONG_TTL_MS, &us));
+	EXPECT_EQ(ENOSPC, errno);
+	close(sock);
+	close(peer);
+	/* root: the reserve, and not one share more */
+	ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &sock, &peer));
+	EXPECT_EQ(0, agent_share(&self->target, sock, self->target.pid,
+				 LONG_TTL_MS, &us));
+	EXPECT_EQ(0, agent_share(&self->target2, sock, self->target.pid,
+				 LONG_TTL_MS, &us));
+	EXPECT_EQ(-1, agent_share(&self->target2, sock, self->target.pid,
+				  LONG_TTL_MS, &us));
+	EXPECT_EQ(ENOSPC, errno);
+	close(sock);
+	ASSERT_EQ(0, sd_stats(self->dev, &st));
+	EXPECT_EQ(base.st.pending + N, st.pending);
+	/* the root shares go when the target does (teardown) */
+	close(peer);
 }
 
 TEST_HARNESS_MAIN

@@ -4,7 +4,9 @@
  * one, anybody else gets EPERM (and the cookie stays valid), an unknown or
  * already released cookie is ENOENT.  After a revoke the cookie redeems to
  * ENOENT and the socket closes (its peer sees EOF) as soon as the sharer
- * closes its own descriptor.
+ * closes its own descriptor.  By id, the user who made a share and the
+ * administrator free it, also after the sharer has exited; a user who
+ * cannot see a share gets ENOENT.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -248,7 +250,7 @@ TEST_F(revoke, decline_after_sharer_exit)
 
 TEST_F(revoke, unknown_flag_einval)
 {
-	struct sockdup_revoke r = { .flags = 1 };
+	struct sockdup_revoke r = { .flags = SOCKDUP_REVOKE_BY_ID << 1 };
 
 	memcpy(r.cookie, self->s.cookie, sizeof(r.cookie));
 	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_REVOKE, &r));
@@ -268,6 +270,120 @@ TEST_F(revoke, reserved_einval)
 	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_REVOKE, &r));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_LE(0, agent_redeem(&self->target, self->s.cookie, 0, NULL));
+}
+
+/* The size of an ioctl command changed to @size. */
+#define RESIZED(cmd, size) \
+	(((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT)) | \
+	 ((size) << _IOC_SIZESHIFT))
+
+/* A share of uid 1000 whose sharer has exited; its peer in *@peer. */
+static void orphan_share(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(revoke) *self, struct sockdup_share *s,
+			 int *peer)
+{
+	struct agent sharer;
+	int sock;
+
+	ASSERT_EQ(0, agent_spawn(&sharer, 1000, 0));
+	ASSERT_EQ(0, make_sock(SK_TCP, &sock, peer));
+	ASSERT_EQ(0, agent_share(&sharer, sock, self->target.pid, 10000, s));
+	close(sock);
+	ASSERT_EQ(0, agent_exit(&sharer, 0));
+}
+
+/*
+ * `sockdup share` from a shell: the sharer is gone at once.  Another
+ * process of the same user frees the share by id (not by cookie: that
+ * stays the sharer's and the target's); another user does not even see it.
+ */
+TEST_F(revoke, by_id_same_user_after_sharer_exit)
+{
+	struct sockdup_share_info info;
+	struct agent user, other;
+	struct sockdup_share s;
+	int peer;
+
+	orphan_share(_metadata, self, &s, &peer);
+	ASSERT_EQ(0, agent_spawn(&user, 1000, 0));
+	ASSERT_EQ(0, agent_spawn(&other, 1001, 0));
+
+	EXPECT_EQ(-1, agent_revoke(&user, s.cookie));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, agent_revoke_id(&other, s.id));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, agent_query_id(&other, s.id, &info));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(0, peer_closed(peer, 0));
+
+	ASSERT_EQ(0, agent_query_id(&user, s.id, &info))
+		TH_LOG("query by id: %s", strerror(errno));
+	EXPECT_EQ(s.id, info.id);
+	EXPECT_EQ(1000, info.sharer_uid);
+	EXPECT_EQ(0, info.sharer_pid);
+	EXPECT_EQ(0, agent_revoke_id(&user, s.id))
+		TH_LOG("revoke by id: %s", strerror(errno));
+	EXPECT_EQ(1, peer_closed(peer, 1000));
+	EXPECT_EQ(-1, agent_revoke_id(&user, s.id));
+	EXPECT_EQ(ENOENT, errno);
+	EXPECT_EQ(-1, agent_redeem(&self->target, s.cookie, 0, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	agent_kill(&user);
+	agent_kill(&other);
+	close(peer);
+}
+
+/* The administrator (CAP_SYS_ADMIN) frees anybody's share by id. */
+TEST_F(revoke, by_id_admin)
+{
+	struct sockdup_share s;
+	int peer;
+
+	orphan_share(_metadata, self, &s, &peer);
+	EXPECT_EQ(-1, agent_revoke(&self->third, s.cookie));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(0, agent_revoke_id(&self->third, s.id))
+		TH_LOG("revoke by id: %s", strerror(errno));
+	EXPECT_EQ(1, peer_closed(peer, 1000));
+	close(peer);
+}
+
+/* One of cookie and id: both, or an id without the flag, is EINVAL. */
+TEST_F(revoke, by_id_einval)
+{
+	struct sockdup_revoke r = { .flags = SOCKDUP_REVOKE_BY_ID,
+				    .id = self->s.id };
+
+	memcpy(r.cookie, self->s.cookie, sizeof(r.cookie));
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_REVOKE, &r));
+	EXPECT_EQ(EINVAL, errno);
+	memset(&r, 0, sizeof(r));
+	memcpy(r.cookie, self->s.cookie, sizeof(r.cookie));
+	r.id = self->s.id;
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_REVOKE, &r));
+	EXPECT_EQ(EINVAL, errno);
+	memset(&r, 0, sizeof(r));
+	r.flags = SOCKDUP_REVOKE_BY_ID;
+	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_REVOKE, &r));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_LE(0, agent_redeem(&self->target, self->s.cookie, 0, NULL));
+}
+
+/* A caller that knows only the first version of the structure. */
+TEST_F(revoke, first_version_size)
+{
+	struct sockdup_revoke r = { 0 };
+
+	memcpy(r.cookie, self->s.cookie, sizeof(r.cookie));
+	EXPECT_EQ(0, ioctl(self->dev, RESIZED(SOCKDUP_IOC_REVOKE,
+					      SOCKDUP_REVOKE_SIZE_VER0), &r));
+	EXPECT_EQ(0, peer_closed(self->peer, 0));
+	EXPECT_EQ(-1, agent_redeem(&self->target, self->s.cookie, 0, NULL));
+	EXPECT_EQ(ENOENT, errno);
+	/* too small even for the first version */
+	EXPECT_EQ(-1, ioctl(self->dev, RESIZED(SOCKDUP_IOC_REVOKE,
+					       SOCKDUP_REVOKE_SIZE_VER0 - 8), &r));
+	EXPECT_EQ(EINVAL, errno);
 }
 
 TEST_HARNESS_MAIN

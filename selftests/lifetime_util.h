@@ -46,9 +46,9 @@
 
 _Static_assert(sizeof(struct sockdup_share) == 40, "sockdup_share size");
 _Static_assert(sizeof(struct sockdup_redeem) == 24, "sockdup_redeem size");
-_Static_assert(sizeof(struct sockdup_revoke) == 24, "sockdup_revoke size");
-_Static_assert(sizeof(struct sockdup_share_info) == 64, "share_info size");
-_Static_assert(sizeof(struct sockdup_query) == 88, "sockdup_query size");
+_Static_assert(sizeof(struct sockdup_revoke) == 32, "sockdup_revoke size");
+_Static_assert(sizeof(struct sockdup_share_info) == 328, "share_info size");
+_Static_assert(sizeof(struct sockdup_query) == 352, "sockdup_query size");
 _Static_assert(sizeof(struct sockdup_stats) == 96, "sockdup_stats size");
 _Static_assert(sizeof(struct sockdup_list) == 32, "sockdup_list size");
 
@@ -97,6 +97,28 @@ static inline int sd_query(int dev, const __u8 *cookie,
 	int ret;
 
 	memcpy(q.cookie, cookie, sizeof(q.cookie));
+	ret = ioctl(dev, SOCKDUP_IOC_QUERY, &q);
+	if (info)
+		*info = q.info;
+	return ret;
+}
+
+/* REVOKE by id (SOCKDUP_REVOKE_BY_ID). */
+static inline int sd_revoke_id(int dev, __u64 id)
+{
+	struct sockdup_revoke r = { .flags = SOCKDUP_REVOKE_BY_ID, .id = id };
+
+	return ioctl(dev, SOCKDUP_IOC_REVOKE, &r);
+}
+
+/* QUERY by id (SOCKDUP_QUERY_BY_ID: the id goes in as info.id). */
+static inline int sd_query_id(int dev, __u64 id,
+			      struct sockdup_share_info *info)
+{
+	struct sockdup_query q = { .flags = SOCKDUP_QUERY_BY_ID };
+	int ret;
+
+	q.info.id = id;
 	ret = ioctl(dev, SOCKDUP_IOC_QUERY, &q);
 	if (info)
 		*info = q.info;
@@ -383,10 +405,14 @@ static inline int param_set(const char *name, long val)
 
 static const char *const sd_param_names[] = {
 	"default_ttl_ms", "max_ttl_ms", "max_per_user", "max_total", "sweep_ms",
+	"reserve_total",
 };
 #define SD_NPARAMS (sizeof(sd_param_names) / sizeof(sd_param_names[0]))
 /* indexes into sd_param_names and struct sd_params */
-enum { SD_DEFAULT_TTL, SD_MAX_TTL, SD_MAX_PER_USER, SD_MAX_TOTAL, SD_SWEEP };
+enum {
+	SD_DEFAULT_TTL, SD_MAX_TTL, SD_MAX_PER_USER, SD_MAX_TOTAL, SD_SWEEP,
+	SD_RESERVE_TOTAL,
+};
 
 struct sd_params {
 	long val[SD_NPARAMS];
@@ -708,6 +734,8 @@ enum agent_op {
 	AG_GETPID,	/* -> getpid() as the agent sees it */
 	AG_CLOSEDEV,	/* close the agent's /dev/sockdup descriptor */
 	AG_EXIT,	/* arg = exit code */
+	AG_REVOKE_ID,	/* id */
+	AG_QUERY_ID,	/* id -> info */
 };
 
 #define AGENT_LIST_MAX	32
@@ -720,6 +748,7 @@ struct agent_req {
 	__u32 flags;
 	__u32 pad;
 	__u8 cookie[SOCKDUP_COOKIE_SIZE];
+	__u64 id;
 };
 
 struct agent_rep {
@@ -856,6 +885,12 @@ static inline void agent_serve(int ctl)
 		case AG_CLOSEDEV:
 			rep.ret = dev >= 0 ? close(dev) : 0;
 			dev = -1;
+			break;
+		case AG_REVOKE_ID:
+			rep.ret = sd_revoke_id(dev, req.id);
+			break;
+		case AG_QUERY_ID:
+			rep.ret = sd_query_id(dev, req.id, &rep.info);
 			break;
 		case AG_EXIT:
 			_exit(req.arg);
@@ -1039,6 +1074,26 @@ static inline int agent_query(struct agent *a, const __u8 *cookie,
 	int ret;
 
 	memcpy(req.cookie, cookie, sizeof(req.cookie));
+	ret = agent_call(a, &req, -1, &rep);
+	*info = rep.info;
+	errno = rep.err;
+	return ret;
+}
+
+static inline int agent_revoke_id(struct agent *a, __u64 id)
+{
+	struct agent_req req = { .op = AG_REVOKE_ID, .id = id };
+
+	return agent_call(a, &req, -1, NULL);
+}
+
+static inline int agent_query_id(struct agent *a, __u64 id,
+				 struct sockdup_share_info *info)
+{
+	struct agent_req req = { .op = AG_QUERY_ID, .id = id };
+	struct agent_rep rep;
+	int ret;
+
 	ret = agent_call(a, &req, -1, &rep);
 	*info = rep.info;
 	errno = rep.err;

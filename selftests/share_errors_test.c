@@ -259,6 +259,80 @@ TEST_F(share, esrch_pid_negative)
 		TH_LOG("errno %d (%s)", errno, strerror(errno));
 }
 
+/* --- EPERM: a target that can never redeem --------------------------- */
+
+/* PF_KTHREAD of /proc/@pid/stat's flags field: 1, 0, or -1 if unreadable. */
+static int is_kthread(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long flags;
+	int fd, i;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	/* the name may hold spaces: fields count from its closing ')' */
+	p = strrchr(buf, ')');
+	for (i = 0; p && i < 7; i++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p, " %lu", &flags) != 1)
+		return -1;
+	return !!(flags & 0x00200000);	/* PF_KTHREAD */
+}
+
+/*
+ * A kernel thread never redeems, and its share would hold the socket until
+ * the TTL ran out: refused for everybody, root included.  kthreadd is pid 2
+ * of the initial pid namespace, where the suite runs.
+ */
+TEST_F(share, eperm_kernel_thread)
+{
+	ASSERT_EQ(1, is_kthread(2)) TH_LOG("pid 2 is not kthreadd here");
+	EXPECT_EQ(-1, share_to(self, 2));
+	EXPECT_EQ(EPERM, errno);
+}
+
+/*
+ * Init never exits nor redeems: only CAP_SYS_ADMIN may name it.  An ordinary
+ * user is refused; root's share is made (and revoked here).
+ */
+TEST_F(share, eperm_init_for_unprivileged_user)
+{
+	struct sd_cookie c;
+	int ctl, res[2];
+	pid_t pid;
+
+	ASSERT_EQ(0, is_kthread(1));
+	pid = sd_fork(&ctl);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setresgid(31400, 31400, 31400) ||
+		    setresuid(31400, 31400, 31400))
+			_exit(2);
+		res[0] = share_to(self, 1);
+		res[1] = errno;
+		_exit(sd_send(ctl, res, sizeof(res)) ? 3 : 0);
+	}
+	ASSERT_EQ(0, sd_recv(ctl, res, sizeof(res), -1))
+		TH_LOG("child: %s, exit %d", sd_errmsg(), sd_wait(pid));
+	EXPECT_EQ(0, sd_wait(pid));
+	close(ctl);
+	EXPECT_EQ(-1, res[0]);
+	EXPECT_EQ(EPERM, res[1]);
+
+	self->allow_shared = true;
+	ASSERT_EQ(0, sd_share(self->dev, self->sv[0], 1, 0, &c))
+		TH_LOG("root: %s", strerror(errno));
+	EXPECT_EQ(0, sd_revoke(self->dev, &c));
+}
+
 /* --- EINVAL: unknown flags, non-zero output fields, bad TTL ----------- */
 
 TEST_F(share, einval_each_unknown_flag_bit)

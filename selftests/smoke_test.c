@@ -23,10 +23,15 @@
 /* The ABI is fixed: these sizes may only grow, never change. */
 _Static_assert(sizeof(struct sockdup_share) == 40, "struct sockdup_share");
 _Static_assert(sizeof(struct sockdup_redeem) == 24, "struct sockdup_redeem");
-_Static_assert(sizeof(struct sockdup_revoke) == 24, "struct sockdup_revoke");
-_Static_assert(sizeof(struct sockdup_share_info) == 64,
+_Static_assert(sizeof(struct sockdup_revoke) == 32, "struct sockdup_revoke");
+_Static_assert(sizeof(struct sockdup_share_info) == 328,
 	       "struct sockdup_share_info");
-_Static_assert(sizeof(struct sockdup_query) == 88, "struct sockdup_query");
+_Static_assert(sizeof(struct sockdup_query) == 352, "struct sockdup_query");
+/* The first versions, still accepted. */
+_Static_assert(SOCKDUP_REVOKE_SIZE_VER0 == 24, "sockdup_revoke version 0");
+_Static_assert(SOCKDUP_SHARE_INFO_SIZE_VER0 == 64,
+	       "sockdup_share_info version 0");
+_Static_assert(SOCKDUP_QUERY_SIZE_VER0 == 88, "sockdup_query version 0");
 _Static_assert(sizeof(struct sockdup_stats) == 96, "struct sockdup_stats");
 _Static_assert(sizeof(struct sockdup_list) == 32, "struct sockdup_list");
 
@@ -72,9 +77,9 @@ TEST(abi_sizes)
 {
 	EXPECT_EQ(40, sizeof(struct sockdup_share));
 	EXPECT_EQ(24, sizeof(struct sockdup_redeem));
-	EXPECT_EQ(24, sizeof(struct sockdup_revoke));
-	EXPECT_EQ(64, sizeof(struct sockdup_share_info));
-	EXPECT_EQ(88, sizeof(struct sockdup_query));
+	EXPECT_EQ(32, sizeof(struct sockdup_revoke));
+	EXPECT_EQ(328, sizeof(struct sockdup_share_info));
+	EXPECT_EQ(352, sizeof(struct sockdup_query));
 	EXPECT_EQ(96, sizeof(struct sockdup_stats));
 	EXPECT_EQ(32, sizeof(struct sockdup_list));
 
@@ -82,6 +87,11 @@ TEST(abi_sizes)
 	EXPECT_EQ(32, offsetof(struct sockdup_share, id));
 	EXPECT_EQ(24, offsetof(struct sockdup_query, info));
 	EXPECT_EQ(56, offsetof(struct sockdup_share_info, nr_fds));
+	EXPECT_EQ(24, offsetof(struct sockdup_revoke, id));
+	EXPECT_EQ(SOCKDUP_SHARE_INFO_SIZE_VER0,
+		  offsetof(struct sockdup_share_info, local_addr_len));
+	EXPECT_EQ(72, offsetof(struct sockdup_share_info, local_addr));
+	EXPECT_EQ(200, offsetof(struct sockdup_share_info, peer_addr));
 	EXPECT_EQ(8, offsetof(struct sockdup_list, entries));
 	EXPECT_EQ(24, offsetof(struct sockdup_list, total));
 

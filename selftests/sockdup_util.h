@@ -62,9 +62,11 @@
 /* The ABI is fixed: pin every size (the module pins them with BUILD_BUG_ON). */
 _Static_assert(sizeof(struct sockdup_share) == 40, "sockdup_share size");
 _Static_assert(sizeof(struct sockdup_redeem) == 24, "sockdup_redeem size");
-_Static_assert(sizeof(struct sockdup_revoke) == 24, "sockdup_revoke size");
-_Static_assert(sizeof(struct sockdup_share_info) == 64, "share_info size");
-_Static_assert(sizeof(struct sockdup_query) == 88, "sockdup_query size");
+_Static_assert(sizeof(struct sockdup_revoke) == 32, "sockdup_revoke size");
+_Static_assert(sizeof(struct sockdup_share_info) == 328, "share_info size");
+_Static_assert(sizeof(struct sockdup_query) == 352, "sockdup_query size");
+_Static_assert(SOCKDUP_REVOKE_SIZE_VER0 == 24 && SOCKDUP_QUERY_SIZE_VER0 == 88 &&
+	       SOCKDUP_SHARE_INFO_SIZE_VER0 == 64, "first versions");
 _Static_assert(sizeof(struct sockdup_stats) == 96, "sockdup_stats size");
 _Static_assert(sizeof(struct sockdup_list) == 32, "sockdup_list size");
 

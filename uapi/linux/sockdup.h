@@ -34,12 +34,31 @@
 #define SOCKDUP_REDEEM_CLOEXEC	0x1U
 #define SOCKDUP_REDEEM_FLAGS	(SOCKDUP_REDEEM_CLOEXEC)
 
-/* No flags are defined yet for SHARE, REVOKE, QUERY, STATS and LIST. */
+/* Flags of struct sockdup_revoke. */
+/* Name the share by &sockdup_revoke.id instead of its cookie. */
+#define SOCKDUP_REVOKE_BY_ID	0x1U
+#define SOCKDUP_REVOKE_FLAGS	(SOCKDUP_REVOKE_BY_ID)
+
+/* Flags of struct sockdup_query. */
+/* Name the share by &sockdup_query.info.id instead of its cookie. */
+#define SOCKDUP_QUERY_BY_ID	0x1U
+#define SOCKDUP_QUERY_FLAGS	(SOCKDUP_QUERY_BY_ID)
+
+/* No flags are defined yet for SHARE, STATS and LIST. */
 #define SOCKDUP_SHARE_FLAGS	0U
-#define SOCKDUP_REVOKE_FLAGS	0U
-#define SOCKDUP_QUERY_FLAGS	0U
 #define SOCKDUP_STATS_FLAGS	0U
 #define SOCKDUP_LIST_FLAGS	0U
+
+/* Bytes of a socket address in &struct sockdup_share_info (sockaddr_storage). */
+#define SOCKDUP_ADDR_SIZE	128
+
+/* Largest &sockdup_list.entry_size. */
+#define SOCKDUP_LIST_ENTRY_MAX	4096
+
+/* Sizes of the first version of each structure, still accepted. */
+#define SOCKDUP_REVOKE_SIZE_VER0	24
+#define SOCKDUP_SHARE_INFO_SIZE_VER0	64
+#define SOCKDUP_QUERY_SIZE_VER0		88
 
 /**
  * struct sockdup_share - argument of %SOCKDUP_IOC_SHARE
@@ -47,7 +66,11 @@
  * @fd: in: the socket descriptor to share, in the caller's fd table.
  * @target_pid: in: the target process (thread-group leader id) as seen from
  *	the caller's pid namespace.  A thread id that is not a thread-group
- *	leader is refused.
+ *	leader is refused, and so is a kernel thread, which can never redeem.
+ *	The initial process of the system (init) may be named only by a
+ *	caller with CAP_SYS_ADMIN in the initial user namespace: a share for
+ *	a process that never exits and never redeems would hold the socket
+ *	(and its port) until its TTL runs out.
  * @ttl_ms: in: lifetime of the share in milliseconds; 0 asks for the
  *	module's default (module parameter default_ttl_ms).  Values above the
  *	module parameter max_ttl_ms are refused.
@@ -60,6 +83,12 @@
  * redeemed, revoked, its TTL runs out, its target exits, or the module is
  * unloaded, whichever comes first.  The caller may close @fd, close
  * /dev/sockdup and exit without affecting the share.
+ *
+ * The share is charged to the caller's real uid, as SCM_RIGHTS charges
+ * descriptors in flight: a set-user-ID helper charges the user who ran it.
+ * A caller inside a user namespace is charged to the user that owns the
+ * outermost user namespace below the initial one, so all the uids of one
+ * delegation (a subordinate-uid range, say) share one budget.
  */
 struct sockdup_share {
 	__u32 flags;
@@ -84,15 +113,19 @@ struct sockdup_redeem {
 
 /**
  * struct sockdup_revoke - argument of %SOCKDUP_IOC_REVOKE
- * @flags: in: must be zero.
+ * @flags: in: %SOCKDUP_REVOKE_BY_ID or zero.
  * @reserved: must be zero.
  * @cookie: in: the cookie to withdraw (by the sharer) or to decline (by the
- *	target).
+ *	target).  Must be zero with %SOCKDUP_REVOKE_BY_ID.
+ * @id: in: with %SOCKDUP_REVOKE_BY_ID, the id of the share to release;
+ *	must be zero otherwise.  Added after the first version
+ *	(%SOCKDUP_REVOKE_SIZE_VER0 bytes, still accepted).
  */
 struct sockdup_revoke {
 	__u32 flags;
 	__u32 reserved;
 	__u8 cookie[SOCKDUP_COOKIE_SIZE];
+	__u64 id;
 };
 
 /**
@@ -106,12 +139,22 @@ struct sockdup_revoke {
  *	has exited or is not visible there.
  * @target_pid: the target process in the caller's pid namespace; 0 when it
  *	has exited or is not visible there.
- * @sharer_uid: effective uid of the sharer at SHARE time, in the caller's
- *	user namespace (overflow uid when unmapped).
+ * @sharer_uid: real uid of the sharer at SHARE time, in the caller's user
+ *	namespace (overflow uid when unmapped).
  * @age_ms: milliseconds since the share was made.
  * @ttl_left_ms: milliseconds until the share expires.
  * @nr_fds: number of sockets held by the share (1 in this version).
  * @reserved: zero.
+ * @local_addr_len: bytes of @local_addr in use; 0 when the socket has no
+ *	local address.
+ * @peer_addr_len: bytes of @peer_addr in use; 0 when the socket is not
+ *	connected.
+ * @local_addr: the socket's address (a struct sockaddr of its family), as
+ *	getsockname() gives it.
+ * @peer_addr: the peer's address, as getpeername() gives it.
+ *
+ * The first version ended at @reserved (%SOCKDUP_SHARE_INFO_SIZE_VER0
+ * bytes); the addresses were added after it.
  */
 struct sockdup_share_info {
 	__u64 id;
@@ -126,14 +169,24 @@ struct sockdup_share_info {
 	__u64 ttl_left_ms;
 	__u32 nr_fds;
 	__u32 reserved;
+	__u32 local_addr_len;
+	__u32 peer_addr_len;
+	__u8 local_addr[SOCKDUP_ADDR_SIZE];
+	__u8 peer_addr[SOCKDUP_ADDR_SIZE];
 };
 
 /**
  * struct sockdup_query - argument of %SOCKDUP_IOC_QUERY
- * @flags: in: must be zero.
+ * @flags: in: %SOCKDUP_QUERY_BY_ID or zero.
  * @reserved: must be zero.
- * @cookie: in: the cookie to look at; it is not consumed.
- * @info: out: what the share holds.  Must be zero on input.
+ * @cookie: in: the cookie to look at; it is not consumed.  Must be zero
+ *	with %SOCKDUP_QUERY_BY_ID.
+ * @info: out: what the share holds.  Must be zero on input, but for
+ *	@info.id with %SOCKDUP_QUERY_BY_ID: the id of the share to describe.
+ *
+ * @info is the last member, so the structure grows with it; a caller that
+ * knows the first version (%SOCKDUP_QUERY_SIZE_VER0 bytes) gets the fields
+ * of that version.
  */
 struct sockdup_query {
 	__u32 flags;
@@ -154,7 +207,9 @@ struct sockdup_query {
  * @reaped: out: shares released because their target process exited.
  * @refused_user: out: SHAREs refused with EDQUOT (per-user cap).
  * @refused_global: out: SHAREs refused with ENOSPC (global cap).
- * @user_pending: out: pending shares charged to the caller's user.
+ * @user_pending: out: pending shares charged to the caller's user (its real
+ *	uid, or the owner of its user-namespace delegation, see
+ *	&struct sockdup_share).
  * @max_per_user: out: the per-user cap in force (module parameter).
  * @max_total: out: the global cap in force (module parameter).
  *
@@ -181,7 +236,8 @@ struct sockdup_stats {
  * struct sockdup_list - argument of %SOCKDUP_IOC_LIST
  * @flags: in: must be zero.
  * @entry_size: in: sizeof(struct sockdup_share_info) as the caller knows it;
- *	smaller than the first version's size is refused.
+ *	smaller than the first version's size or larger than
+ *	%SOCKDUP_LIST_ENTRY_MAX is refused.
  * @entries: in: user pointer to an array of @capacity records.
  * @capacity: in: number of records @entries can hold (0 only counts).
  * @count: out: number of records written.  Must be zero on input.
@@ -189,9 +245,9 @@ struct sockdup_stats {
  *	more than @count.  Must be zero on input.
  *
  * A caller with CAP_SYS_ADMIN in the initial user namespace sees every
- * pending share; any other caller sees the shares its effective uid made and
- * the shares whose target is a process of its effective uid (as recorded at
- * SHARE time).
+ * pending share; any other caller sees the shares its real uid made, the
+ * shares charged to its real uid (those made inside a user namespace it
+ * owns), and the shares whose target process runs as its real uid.
  */
 struct sockdup_list {
 	__u32 flags;
@@ -211,10 +267,12 @@ struct sockdup_list {
  *
  * Errors: EBADF @fd is not open; ENOTSOCK @fd is not a socket; ESRCH no
  * such process, a thread id that is not a process, or a process that has
- * exited; EINVAL unknown flag, non-zero output field, @ttl_ms above the
- * maximum; EDQUOT the caller's user is at the per-user cap; ENOSPC the
- * global cap is reached; EFAULT bad pointer; E2BIG unknown trailing bytes
- * not zero; ENOMEM.
+ * exited; EPERM the target is a kernel thread, or init and the caller lacks
+ * CAP_SYS_ADMIN; EINVAL unknown flag, non-zero output field, @ttl_ms above
+ * the maximum; EDQUOT the caller's user is at the per-user cap; ENOSPC the
+ * global cap is reached (the last reserve_total slots of it are kept for
+ * callers with CAP_SYS_RESOURCE in the initial user namespace); EFAULT bad
+ * pointer; E2BIG unknown trailing bytes not zero; ENOMEM.
  */
 #define SOCKDUP_IOC_SHARE	_IOWR(SOCKDUP_IOC_MAGIC, 0x00, struct sockdup_share)
 
@@ -237,23 +295,30 @@ struct sockdup_list {
  * define SOCKDUP_IOC_REVOKE - withdraw or decline a pending share
  *
  * Takes a &struct sockdup_revoke.  The sharing process withdraws a share;
- * the target process declines one.  Returns 0.
+ * the target process declines one.  By id (%SOCKDUP_REVOKE_BY_ID), a share
+ * may also be released by a process of the uid that made it or that it is
+ * charged to, and by a caller with CAP_SYS_ADMIN in the initial user
+ * namespace, also after the sharing process has exited.  Returns 0.
  *
- * Errors: ENOENT unknown, redeemed, expired or revoked cookie; EPERM the
- * caller is neither the sharer nor the target; EINVAL unknown flag or
- * non-zero reserved field; EFAULT bad pointer.
+ * Errors: ENOENT unknown, redeemed, expired or revoked cookie, or no such
+ * share among those LIST shows the caller; EPERM the caller is neither the
+ * sharer nor the target (nor, by id, of the share's uid or an
+ * administrator); EINVAL unknown flag, non-zero reserved field, a cookie
+ * with %SOCKDUP_REVOKE_BY_ID or an id without it; EFAULT bad pointer.
  */
 #define SOCKDUP_IOC_REVOKE	_IOW(SOCKDUP_IOC_MAGIC, 0x02, struct sockdup_revoke)
 
 /**
  * define SOCKDUP_IOC_QUERY - read what a pending share holds
  *
- * Takes a &struct sockdup_query; the sharer or the target may ask.  The
- * cookie is not consumed.  Returns 0.
+ * Takes a &struct sockdup_query; the sharer or the target may ask by
+ * cookie.  By id (%SOCKDUP_QUERY_BY_ID), any caller may ask about a share
+ * that LIST shows it.  The cookie is not consumed.  Returns 0.
  *
- * Errors: ENOENT unknown, redeemed, expired or revoked cookie; EPERM the
- * caller is neither the sharer nor the target; EINVAL unknown flag or
- * non-zero reserved or output field; EFAULT bad pointer.
+ * Errors: ENOENT unknown, redeemed, expired or revoked cookie, or no such
+ * share among those LIST shows the caller; EPERM the caller is neither the
+ * sharer nor the target; EINVAL unknown flag, non-zero reserved or output
+ * field, a cookie with %SOCKDUP_QUERY_BY_ID; EFAULT bad pointer.
  */
 #define SOCKDUP_IOC_QUERY	_IOWR(SOCKDUP_IOC_MAGIC, 0x03, struct sockdup_query)
 
@@ -273,7 +338,7 @@ struct sockdup_list {
  * Takes a &struct sockdup_list.  Returns 0.
  *
  * Errors: EINVAL unknown flag, non-zero output field, @entry_size too
- * small; EFAULT bad pointer.
+ * small or too large; EFAULT bad pointer.
  */
 #define SOCKDUP_IOC_LIST	_IOWR(SOCKDUP_IOC_MAGIC, 0x05, struct sockdup_list)
 
