@@ -321,7 +321,8 @@ bool sockdup_entry_gone(struct sockdup_entry *e, u64 now)
  * runs receive_fd().
  *
  * Context: Process context; sleeps.  No locks held.
- * Return: 0 once the share is no longer CLAIMED, -EINTR on a fatal signal.
+ * Return: 0 once the share is no longer CLAIMED, -ERESTARTSYS on a fatal
+ * signal (the caller is being killed: user space never sees it).
  */
 int sockdup_entry_wait_claim(struct sockdup_entry *e)
 {

@@ -6,7 +6,10 @@
  * a program that closes it behind the library's back.
  */
 #define _GNU_SOURCE
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
+#include <stddef.h>
 
 /* the harness passes every TEST() a variant it does not use */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
@@ -425,6 +428,109 @@ TEST(descriptor_closed_behind_its_back)
 	EXPECT_EQ(0, sd_xfer(sv[0], fd, "still mine")) TH_LOG("%s", sd_errmsg());
 	close(fd);
 	close(sv[0]);
+	close(sv[1]);
+}
+
+/* Make every ioctl() on descriptor @fd fail with EXDEV from now on. */
+static int forbid_ioctl_on(int fd)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (__u32)fd, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EXDEV),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {
+		.len = sizeof(f) / sizeof(f[0]), .filter = f,
+	};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/*
+ * The number of the library's descriptor now names another file of the
+ * program's: the library must not send that file a single ioctl (a device
+ * could act on it), nor close it.  A seccomp filter makes any ioctl on the
+ * number fail with EXDEV, which the library would pass on.
+ */
+TEST(no_ioctl_reaches_a_foreign_file)
+{
+	int ctl, r[3];
+	pid_t pid;
+
+	pid = sd_fork(&ctl);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct sockdup_stats st;
+		int fd = -1, null;
+
+		null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		r[0] = sockdup_stats(&st);
+		if (ul_count_devfds(&fd) != 1 || null < 0 ||
+		    dup2(null, fd) != fd)
+			r[0] = -1000;
+		else if (forbid_ioctl_on(fd))
+			r[0] = errno == EINVAL ? -2000 : -1000;
+		r[1] = sockdup_stats(&st);
+		r[2] = fcntl(fd, F_GETFD) >= 0 && sd_same_inode(fd, null) == 1;
+		sd_send(ctl, r, sizeof(r));
+		_exit(0);
+	}
+	ASSERT_EQ(0, sd_recv(ctl, r, sizeof(r), -1)) TH_LOG("%s", sd_errmsg());
+	EXPECT_EQ(0, sd_wait(pid));
+	close(ctl);
+	if (r[0] == -2000)
+		SKIP(return, "kernel without CONFIG_SECCOMP_FILTER");
+	ASSERT_EQ(0, r[0]);
+	EXPECT_EQ(0, r[1]) TH_LOG("the library sent an ioctl to /dev/null: %s",
+				  strerror(-r[1]));
+	EXPECT_EQ(1, r[2]);
+}
+
+/* By id: query and free a share made by a process that has exited. */
+TEST(query_and_revoke_by_id)
+{
+	struct sockdup_share_info info;
+	struct sockdup_cookie c;
+	int ctl, sv[2], r;
+	unsigned long long id;
+	pid_t pid;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	pid = sd_fork(&ctl);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		r = sockdup_share(sv[0], getppid(), 0, &c);
+		if (r == 0)
+			r = sockdup_query(&c, &info);
+		sd_send_int(ctl, r);
+		sd_send(ctl, &info.id, sizeof(info.id));
+		_exit(0);
+	}
+	ASSERT_EQ(0, sd_recv_int(ctl, &r, -1));
+	ASSERT_EQ(0, r);
+	ASSERT_EQ(0, sd_recv(ctl, &id, sizeof(id), -1));
+	EXPECT_EQ(0, sd_wait(pid));
+	close(ctl);
+	close(sv[0]);
+
+	ASSERT_EQ(0, sockdup_query_id(id, &info));
+	EXPECT_EQ(id, info.id);
+	EXPECT_EQ(0, info.sharer_pid);
+	EXPECT_EQ(getpid(), info.target_pid);
+	EXPECT_EQ(0, sockdup_revoke_id(id));
+	/* the share was the last pin: its release closed the socket */
+	EXPECT_EQ(0, recv(sv[1], &r, sizeof(r), MSG_DONTWAIT));
+	EXPECT_EQ(-ENOENT, sockdup_revoke_id(id));
+	EXPECT_EQ(-ENOENT, sockdup_query_id(id, &info));
+	EXPECT_EQ(-EINVAL, sockdup_revoke_id(0));
+	EXPECT_EQ(-EINVAL, sockdup_query_id(id, NULL));
 	close(sv[1]);
 }
 

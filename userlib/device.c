@@ -5,11 +5,13 @@
  * It is opened O_CLOEXEC on first use and published with a compare-and-swap,
  * so threads racing to open it agree on one descriptor (the losers close
  * theirs).  A child of fork() drops its inherited copy (pthread_atfork) and
- * opens its own on first use.  A program that closes the descriptor behind
- * the library's back (closefrom() in a daemon, say) is detected when an
- * ioctl fails with EBADF or ENOTTY on a descriptor that is no longer
- * /dev/sockdup: the library forgets the number, without closing it since it
- * may now belong to someone else, and opens the device again.
+ * opens its own on first use.  A program may close the descriptor behind
+ * the library's back (closefrom() in a daemon, say) and reuse its number
+ * for a file of its own: so before every ioctl the library checks, with
+ * fstat(), that the number still names the sockdup device.  If it does not,
+ * the library forgets the number, without closing it since it may now
+ * belong to someone else, and opens the device again: an ioctl meant for
+ * sockdup never reaches another file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +25,8 @@
 #include "internal.h"
 
 static int cached_fd = -1;
+/* The device number of /dev/sockdup, 0 until it was first opened. */
+static dev_t device_rdev;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static void forget_after_fork(void)
@@ -39,11 +43,24 @@ static void register_atfork(void)
 	pthread_atfork(NULL, NULL, forget_after_fork);
 }
 
-static int device_fd(void)
+/* Whether @fd is an open descriptor of the sockdup device. */
+static bool is_device(int fd)
+{
+	dev_t rdev = __atomic_load_n(&device_rdev, __ATOMIC_ACQUIRE);
+	struct stat st;
+
+	return rdev && !fstat(fd, &st) && S_ISCHR(st.st_mode) &&
+	       st.st_rdev == rdev;
+}
+
+/* The cached descriptor, opened if need be; *@fresh if just opened. */
+static int device_fd(bool *fresh)
 {
 	int fd = __atomic_load_n(&cached_fd, __ATOMIC_ACQUIRE);
 	int expected = -1;
+	struct stat st;
 
+	*fresh = false;
 	if (fd >= 0)
 		return fd;
 
@@ -57,41 +74,38 @@ static int device_fd(void)
 			return -ENODEV;
 		return -err;
 	}
+	if (fstat(fd, &st) || !S_ISCHR(st.st_mode)) {
+		close(fd);
+		return -ENODEV;
+	}
+	/* every open of the device gives the same number */
+	__atomic_store_n(&device_rdev, st.st_rdev, __ATOMIC_RELEASE);
 	if (!__atomic_compare_exchange_n(&cached_fd, &expected, fd, false,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		close(fd);
 		return expected;
 	}
+	*fresh = true;
 	return fd;
-}
-
-static bool is_device(int fd)
-{
-	struct stat fst, dst;
-
-	if (fstat(fd, &fst) || stat(SOCKDUP_DEVICE, &dst))
-		return false;
-	return S_ISCHR(fst.st_mode) && fst.st_rdev == dst.st_rdev;
 }
 
 int __sockdup_ioctl(unsigned long cmd, void *arg)
 {
-	int attempt;
-
-	for (attempt = 0; ; attempt++) {
-		int fd = device_fd();
-		int ret, err;
+	for (;;) {
+		bool fresh;
+		int fd = device_fd(&fresh);
+		int ret;
 
 		if (fd < 0)
 			return fd;
+		if (!fresh && !is_device(fd)) {
+			/* not ours any more: forget the number, never close it */
+			__atomic_compare_exchange_n(&cached_fd, &fd, -1, false,
+						    __ATOMIC_ACQ_REL,
+						    __ATOMIC_ACQUIRE);
+			continue;
+		}
 		ret = ioctl(fd, cmd, arg);
-		if (ret >= 0)
-			return ret;
-		err = errno;
-		if ((err != EBADF && err != ENOTTY) || attempt || is_device(fd))
-			return -err;
-		/* not ours any more: forget the number, never close it */
-		__atomic_compare_exchange_n(&cached_fd, &fd, -1, false,
-					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+		return ret < 0 ? -errno : ret;
 	}
 }

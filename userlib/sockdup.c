@@ -23,10 +23,13 @@ int sockdup_share(int fd, pid_t pid, unsigned int ttl_ms,
 	};
 	int ret;
 
-	if (!cookie || pid <= 0)
+	if (!cookie)
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
+	/* the kernel's answer: no process has such an id */
+	if (pid <= 0)
+		return -ESRCH;
 
 	ret = __sockdup_ioctl(SOCKDUP_IOC_SHARE, &arg);
 	if (ret < 0)
@@ -69,6 +72,34 @@ int sockdup_query(const struct sockdup_cookie *cookie,
 		return -EINVAL;
 
 	memcpy(arg.cookie, cookie->bytes, sizeof(arg.cookie));
+	ret = __sockdup_ioctl(SOCKDUP_IOC_QUERY, &arg);
+	if (ret < 0)
+		return ret;
+	*info = arg.info;
+	return 0;
+}
+
+int sockdup_revoke_id(unsigned long long id)
+{
+	struct sockdup_revoke arg = {
+		.flags = SOCKDUP_REVOKE_BY_ID,
+		.id = id,
+	};
+
+	if (!id)
+		return -EINVAL;
+	return __sockdup_ioctl(SOCKDUP_IOC_REVOKE, &arg);
+}
+
+int sockdup_query_id(unsigned long long id, struct sockdup_share_info *info)
+{
+	struct sockdup_query arg = { .flags = SOCKDUP_QUERY_BY_ID };
+	int ret;
+
+	if (!id || !info)
+		return -EINVAL;
+
+	arg.info.id = id;
 	ret = __sockdup_ioctl(SOCKDUP_IOC_QUERY, &arg);
 	if (ret < 0)
 		return ret;

@@ -53,6 +53,8 @@ int sockdup_redeem(const struct sockdup_cookie *cookie, unsigned int flags);
 int sockdup_revoke(const struct sockdup_cookie *cookie);
 int sockdup_query(const struct sockdup_cookie *cookie,
 		  struct sockdup_share_info *info);
+int sockdup_revoke_id(unsigned long long id);
+int sockdup_query_id(unsigned long long id, struct sockdup_share_info *info);
 int sockdup_stats(struct sockdup_stats *stats);
 int sockdup_list(struct sockdup_share_info *entries, unsigned int capacity,
 		 unsigned long long *total);

