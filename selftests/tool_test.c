@@ -144,7 +144,9 @@ TEST_F(tool, exec_not_the_target)
 	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
 	ASSERT_EQ(0, ul_go(&self->p, tok));
 	EXPECT_EQ(6, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
-	EXPECT_NE(NULL, strstr(self->out, "permission denied")) TH_LOG("output: %s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "is not the share's target")) TH_LOG("output: %s", self->out);
+	/* redeeming is the target's business alone: no "sharer" in the story */
+	EXPECT_EQ(NULL, strstr(self->out, "sharer")) TH_LOG("output: %s", self->out);
 	fd = sockdup_redeem(&c, 0);
 	EXPECT_LE(0, fd);
 	close(fd);
@@ -164,17 +166,75 @@ TEST_F(tool, exec_unknown_token)
 	EXPECT_NE(NULL, strstr(self->out, "no such share")) TH_LOG("output: %s", self->out);
 }
 
+/* a missing program is found out before any token is spent */
 TEST_F(tool, exec_missing_program)
 {
 	char *argv[] = { "sockdup", "exec", UL_TOKEN_ARG, "--", "/no/such/program", NULL };
 	char tok[SOCKDUP_TOKEN_SIZE];
+	struct sockdup_stats st0, st1;
 
 	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
 	ASSERT_EQ(0, sockdup_share_token(self->l.fd, self->p.pid, 0, tok));
+	ASSERT_EQ(0, sockdup_stats(&st0));
 	ASSERT_EQ(0, ul_go(&self->p, tok));
 	EXPECT_EQ(127, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
 	EXPECT_NE(NULL, strstr(self->out, "cannot execute '/no/such/program'"))
 		TH_LOG("output: %s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "no token was redeemed"))
+		TH_LOG("output: %s", self->out);
+	ASSERT_EQ(0, sockdup_stats(&st1));
+	EXPECT_EQ(st0.redeemed, st1.redeemed);
+}
+
+/*
+ * A program that is there but whose exec fails (its interpreter is
+ * missing): the redeemed token is spent, and the message says so.
+ */
+TEST_F(tool, exec_program_fails_after_redeem)
+{
+	char script[] = "/tmp/sockdup-noint-XXXXXX";
+	char *argv[] = { "sockdup", "exec", UL_TOKEN_ARG, "--", script, NULL };
+	const char text[] = "#!/no/such/interpreter\n";
+	char tok[SOCKDUP_TOKEN_SIZE];
+	int fd = mkstemp(script);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)strlen(text), write(fd, text, strlen(text)));
+	ASSERT_EQ(0, fchmod(fd, 0755));
+	close(fd);
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, sockdup_share_token(self->l.fd, self->p.pid, 0, tok));
+	ASSERT_EQ(0, ul_go(&self->p, tok));
+	EXPECT_EQ(127, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	unlink(script);
+	EXPECT_NE(NULL, strstr(self->out, "spent")) TH_LOG("output: %s", self->out);
+}
+
+/* a TTL above the module's maximum is named as such, not as EINVAL */
+TEST_F(tool, share_ttl_above_max)
+{
+	char pid[16], *argv[] = { "sockdup", "share", "--ttl", "99999999", "3", pid, NULL };
+	long long max = -1;
+
+	ASSERT_EQ(0, sd_param_get("max_ttl_ms", &max));
+	ASSERT_GT(99999999LL, max);
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, self->l.fd));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	EXPECT_EQ(2, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "max_ttl_ms")) TH_LOG("output: %s", self->out);
+	EXPECT_EQ(NULL, strstr(self->out, "Invalid argument")) TH_LOG("output: %s", self->out);
+}
+
+/* kthreadd never redeems: refused, and the message says why */
+TEST_F(tool, share_with_a_kernel_thread)
+{
+	char *argv[] = { "sockdup", "share", "3", "2", NULL };
+
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, self->l.fd));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	EXPECT_EQ(6, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "kernel thread")) TH_LOG("output: %s", self->out);
 }
 
 /* "sockdup share 3 PID": the token it prints redeems to the same file */
@@ -268,6 +328,107 @@ TEST_F(tool, list_shows_pending_shares_and_counters)
 	}
 	EXPECT_NE(NULL, strstr(self->out, "inet   stream    tcp")) TH_LOG("output: %s", self->out);
 	EXPECT_NE(NULL, strstr(self->out, "\npending ")) TH_LOG("output: %s", self->out);
+}
+
+/* oldest first, with the local address: which share holds port P */
+TEST_F(tool, list_sorted_with_addresses)
+{
+	char *argv[] = { "sockdup", "list", NULL }, want[2][64], addr[64];
+	struct sockdup_share_info info;
+	struct sockdup_cookie c[2];
+	char *at[2];
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, sockdup_share(self->l.fd, getpid(), 0, &c[i]));
+		ASSERT_EQ(0, sockdup_query(&c[i], &info));
+		snprintf(want[i], sizeof(want[i]), "\n%-8llu ",
+			 (unsigned long long)info.id);
+	}
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	EXPECT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	for (i = 0; i < 2; i++) {
+		at[i] = strstr(self->out, want[i]);
+		EXPECT_NE(NULL, at[i]) TH_LOG("no '%s' in: %s", want[i] + 1, self->out);
+		EXPECT_EQ(0, sockdup_revoke(&c[i]));
+	}
+	EXPECT_TRUE(at[0] && at[1] && at[0] < at[1]) TH_LOG("not by id: %s", self->out);
+	snprintf(addr, sizeof(addr), " 127.0.0.1:%d ", ul_port(self->l.fd));
+	EXPECT_NE(NULL, strstr(self->out, addr)) TH_LOG("no '%s' in: %s", addr, self->out);
+}
+
+/* an ordinary user sees its own count, not the module's totals */
+TEST_F(tool, list_unprivileged_no_global_counts)
+{
+	char *argv[] = { "sockdup", "list", NULL };
+
+	ul_uid = 1000;
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ul_uid = 0;
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	EXPECT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS)) TH_LOG("output: %s", self->out);
+	EXPECT_EQ(NULL, strstr(self->out, "\npending ")) TH_LOG("output: %s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "\nyours: ")) TH_LOG("output: %s", self->out);
+}
+
+/*
+ * The issue's story: a service shares its listener from a shell with
+ * `sockdup share` (the sharer exits at once) and stops.  Nobody can revoke
+ * by token; root finds the share by its port in `sockdup list` and frees
+ * it with `sockdup revoke --id N`, and the port can be bound again.
+ */
+TEST_F(tool, revoke_by_id_frees_the_port)
+{
+	char pid[16], id[32], *share[] = { "sockdup", "share", "3", pid, NULL };
+	char *revoke[] = { "sockdup", "revoke", "--id", id, NULL };
+	char *query[] = { "sockdup", "query", "--id", id, NULL };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockdup_share_info info[64];
+	unsigned long long total;
+	int port = ul_port(self->l.fd), n, i, s;
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(0, ul_start(&self->p, share, false, self->l.fd));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	ASSERT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS)) TH_LOG("output: %s", self->out);
+	/* the service stops: the share alone holds the port */
+	close(self->l.fd);
+	self->l.fd = -1;
+
+	n = sockdup_list(info, 64, &total);
+	ASSERT_LE(1, n);
+	for (i = 0; i < n; i++) {
+		const struct sockaddr_in *a = (const void *)info[i].local_addr;
+
+		if (info[i].local_addr_len == sizeof(*a) &&
+		    ntohs(a->sin_port) == port)
+			break;
+	}
+	ASSERT_GT(n, i) TH_LOG("no share holds port %d", port);
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)info[i].id);
+
+	ASSERT_EQ(0, ul_start(&self->p, query, false, -1));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	EXPECT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS)) TH_LOG("output: %s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "local:      127.0.0.1:")) TH_LOG("output: %s", self->out);
+
+	ASSERT_EQ(0, ul_start(&self->p, revoke, false, -1));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	EXPECT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS)) TH_LOG("output: %s", self->out);
+
+	/* the port is free again */
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, s);
+	sin.sin_port = htons(port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	EXPECT_EQ(0, bind(s, (struct sockaddr *)&sin, sizeof(sin))) TH_LOG("bind: %s", strerror(errno));
+	close(s);
+
+	/* and a second revoke finds nothing */
+	ASSERT_EQ(0, ul_start(&self->p, revoke, false, -1));
+	ASSERT_EQ(0, ul_go(&self->p, ""));
+	EXPECT_EQ(5, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS)) TH_LOG("output: %s", self->out);
 }
 
 TEST_F(tool, query_as_the_target)

@@ -15,6 +15,7 @@
 
 #include "sockdup_util.h"
 
+#include <grp.h>
 #include <libgen.h>
 #include <limits.h>
 #include <sys/resource.h>
@@ -55,6 +56,9 @@ struct ul_proc {
 #define UL_TOKEN_ARG	"@TOKEN@"
 #define UL_MAX_ARGS	32
 
+/* When not 0, ul_start() runs the program as this ordinary user. */
+static uid_t ul_uid;
+
 /*
  * Child side of ul_start(): wait for the go line, put each of its words
  * in place of the "@TOKEN@" arguments in order, and exec.
@@ -88,6 +92,10 @@ static inline void ul_child(int go, int in, int out, int fd3,
 		_exit(121);
 	if (fd3 == 3)
 		fcntl(3, F_SETFD, 0);
+	if (ul_uid && (setgroups(0, NULL) ||
+		       setresgid(ul_uid, ul_uid, ul_uid) ||
+		       setresuid(ul_uid, ul_uid, ul_uid)))
+		_exit(123);
 	execv(args[0][0] == '/' ? args[0] : ul_bin(args[0]), args);
 	_exit(122);
 }

@@ -9,12 +9,16 @@
 tool=${1:?usage: tool_unit.sh SOCKDUP}
 n=0 failed=0 skipped=0
 good=sd1_AAECAwQFBgcICQoLDA0ODw
+good2=sd1_BAECAwQFBgcICQoLDA0ODw
 
-# expect CODE DESCRIPTION -- ARGS...: run the tool, compare its exit status
-expect() {
+# expect_in INPUT CODE DESCRIPTION -- ARGS...: run the tool with INPUT on
+# its standard input, compare its exit status
+expect_in() {
+	input=$1
+	shift
 	want=$1 what=$2
 	shift 3
-	"$tool" "$@" >/tmp/tool_unit.$$ 2>&1 </dev/null
+	printf '%b' "$input" | "$tool" "$@" >/tmp/tool_unit.$$ 2>&1
 	got=$?
 	n=$((n + 1))
 	if [ "$got" = "$want" ]; then
@@ -23,6 +27,23 @@ expect() {
 		failed=$((failed + 1))
 		echo "not ok $n - $what: exit $got, expected $want"
 		sed 's/^/# /' /tmp/tool_unit.$$
+	fi
+}
+
+# expect CODE DESCRIPTION -- ARGS...: the same with nothing on stdin
+expect() {
+	expect_in "" "$@"
+}
+
+# expect_no_msg PATTERN DESCRIPTION: the last run's output lacks PATTERN
+expect_no_msg() {
+	n=$((n + 1))
+	if grep -q -- "$1" /tmp/tool_unit.$$; then
+		failed=$((failed + 1))
+		echo "not ok $n - $2: '$1' in:"
+		sed 's/^/# /' /tmp/tool_unit.$$
+	else
+		echo "ok $n - $2"
 	fi
 }
 
@@ -49,6 +70,19 @@ expect_msg "Usage: sockdup exec" "--help prints the usage"
 expect 0 "exec --help" -- exec --help
 expect 0 "--version" -- --version
 expect 2 "no command" --
+expect_msg "missing command" "no command: says what is missing"
+expect_no_msg "Usage: sockdup exec" "no command: a hint, not the whole usage"
+expect 0 "share --help" -- share --help
+expect_msg "Usage: sockdup share \[--ttl MS\] FD PID" "share --help: the share usage"
+expect_no_msg "sockdup exec" "share --help: only the share usage"
+expect 0 "help revoke" -- help revoke
+expect_msg "Usage: sockdup revoke TOKEN | --id ID" "help revoke: the revoke usage"
+expect 127 "exec of a missing program" -- exec $good -- /no/such/program
+expect_msg "no token was redeemed" "exec of a missing program: before any token is spent"
+expect 127 "exec of a program not in PATH" -- exec $good -- no-such-program-xyz
+expect 2 "query --id 0" -- query --id 0
+expect 2 "revoke --id not a number" -- revoke --id x1
+expect 2 "revoke --id and a token" -- revoke --id 5 $good
 expect 2 "unknown command" -- frobnicate
 expect_msg "unknown command 'frobnicate'" "unknown command is named"
 expect 2 "exec without -- PROGRAM" -- exec $good
@@ -79,15 +113,18 @@ expect 3 "query malformed token" -- query sd1_AAECAwQFBgcICQoLDA0OD
 expect 3 "revoke malformed token" -- revoke 'sd1_AAECAwQFBgcICQoLDA0O/w'
 expect 2 "list with an argument" -- list extra
 if [ -e /dev/sockdup ]; then
-	skip "/dev/sockdup exists on this host"
-	skip "/dev/sockdup exists on this host"
-	skip "/dev/sockdup exists on this host"
-	skip "/dev/sockdup exists on this host"
+	for i in 1 2 3 4 5 6 7; do
+		skip "/dev/sockdup exists on this host"
+	done
 else
 	expect 4 "list without /dev/sockdup" -- list
 	expect_msg "is the sockdup module loaded" "missing module is explained"
 	expect 4 "exec without /dev/sockdup" -- exec $good -- true
 	expect 4 "query without /dev/sockdup" -- query $good
+	# two '-': each line keeps its own token (token 1 is redeemed first)
+	expect_in "$good\n$good2\n" 4 "exec - - reads two lines" -- exec - - -- true
+	expect_msg "token 1 ($good)" "exec - -: the first line's token is token 1"
+	expect 4 "revoke --id without /dev/sockdup" -- revoke --id 7
 fi
 rm -f /tmp/tool_unit.$$
 echo "1..$n"

@@ -4,17 +4,20 @@
  *
  *   sockdup exec [--name NAME]... TOKEN... -- PROGRAM [ARG]...
  *   sockdup share [--ttl MS] FD PID
- *   sockdup query TOKEN
- *   sockdup revoke TOKEN
+ *   sockdup query TOKEN | --id ID
+ *   sockdup revoke TOKEN | --id ID
  *   sockdup list
  *
  * exec redeems the tokens and executes PROGRAM with the sockets at fd 3, 4,
  * ... in the systemd socket-activation convention (LISTEN_FDS, LISTEN_PID,
  * LISTEN_FDNAMES), so any socket-activation-aware server can take them.
  */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -22,6 +25,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <sockdup.h>
@@ -47,35 +53,47 @@ enum {
 
 static const char *cmd = "sockdup";
 
-static void usage(FILE *f)
+/* One command: its name, what it does, its synopsis and its help. */
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *synopsis;
+	const char *help;
+};
+
+static const struct command *command_of(const char *name);
+
+static const char exec_help[] =
+"Redeem TOKEN(s) and execute PROGRAM with the sockets at fd 3, 4, ... and\n"
+"LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES set (systemd socket activation).\n"
+"The shares must name this process as their target (exec keeps the pid:\n"
+"'exec sockdup exec ...' from the target shell).  A TOKEN of '-' reads\n"
+"whitespace-separated tokens from one line of standard input.  --name gives\n"
+"the fd names in order (default \"" DEFAULT_NAME "\").  PROGRAM is looked up\n"
+"before any token is redeemed; a redeemed token is spent.\n";
+static const char share_help[] =
+"Share inherited socket FD with process PID and print the token; --ttl MS\n"
+"sets its lifetime (default: the module's default_ttl_ms, at most its\n"
+"max_ttl_ms).  The share outlives this command.\n";
+static const char query_help[] =
+"Show what a pending share holds (socket, addresses, sharer, target, age,\n"
+"time left) without redeeming it.  By TOKEN only the sharing or the target\n"
+"process may ask; by --id (see 'sockdup list') any user who can list it.\n";
+static const char revoke_help[] =
+"Withdraw (sharer) or decline (target) a pending share by TOKEN.  By --id\n"
+"(see 'sockdup list'), the user who made the share or root frees it, also\n"
+"after the sharing process has exited.\n";
+static const char list_help[] =
+"List the pending shares visible to you (root: all; others: those their\n"
+"user made, or whose target runs as their user), oldest first, with the\n"
+"sockets' local and peer addresses, and the module's counters.\n";
+
+static void usage(FILE *f);
+
+/* The usage of one command (its --help). */
+static void command_usage(FILE *f, const struct command *c)
 {
-	fprintf(f,
-"Usage: sockdup exec [--name NAME]... TOKEN... -- PROGRAM [ARG]...\n"
-"       sockdup share [--ttl MS] FD PID\n"
-"       sockdup query TOKEN\n"
-"       sockdup revoke TOKEN\n"
-"       sockdup list\n"
-"       sockdup --help | --version\n"
-"\n"
-"Hand open sockets between processes through /dev/sockdup.\n"
-"\n"
-"  exec    redeem TOKEN(s) and execute PROGRAM with the sockets at fd 3, 4, ...\n"
-"          and LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES set (systemd socket\n"
-"          activation).  The shares must name this process as their target\n"
-"          (exec keeps the pid: 'exec sockdup exec ...' from the target shell).\n"
-"          A TOKEN of '-' reads whitespace-separated tokens from one line of\n"
-"          standard input.  --name gives the fd names in order (default\n"
-"          \"" DEFAULT_NAME "\").\n"
-"  share   share inherited socket FD with process PID and print the token;\n"
-"          --ttl MS sets its lifetime (default: the module's default).\n"
-"  query   show what a pending share holds without redeeming it (only the\n"
-"          sharing or the target process may ask).\n"
-"  revoke  withdraw (sharer) or decline (target) a pending share.\n"
-"  list    list the pending shares visible to you, and the module's counters.\n"
-"\n"
-"Exit status: 0 ok, 1 failure, 2 usage, 3 malformed token, 4 no /dev/sockdup,\n"
-"5 no such share, 6 permission denied, 7 no such process, 8 limit reached,\n"
-"9 bad or non-socket FD, 126 PROGRAM not executable, 127 PROGRAM not found.\n");
+	fprintf(f, "Usage: sockdup %s %s\n\n%s", c->name, c->synopsis, c->help);
 }
 
 static int __attribute__((format(printf, 2, 3)))
@@ -104,13 +122,24 @@ usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* What the failed call was, for EPERM and EINVAL messages. */
+enum op {
+	OP_OTHER,
+	OP_REDEEM,	/* exec */
+	OP_CONTROL,	/* query or revoke by token */
+	OP_BY_ID,	/* query or revoke by id */
+	OP_SHARE,
+};
+
+static enum op cur_op;
+
 /* Message and exit code for a library error; @what names the object. */
 static int lib_error(int err, const char *what)
 {
 	char p[96] = "";
 	int code = EXIT_FAIL;
 	const char *msg = NULL;
-	char buf[128];
+	char buf[256];
 
 	if (what)
 		snprintf(p, sizeof(p), "%s: ", what);
@@ -121,13 +150,32 @@ static int lib_error(int err, const char *what)
 		break;
 	case -ENOENT:
 		code = EXIT_NOENT;
-		msg = "no such share (unknown, already redeemed, expired or revoked)";
+		msg = cur_op == OP_BY_ID ?
+		      "no such share among those you can see (already redeemed, expired or revoked?)" :
+		      "no such share (unknown, already redeemed, expired or revoked)";
 		break;
 	case -EPERM:
 		code = EXIT_PERM;
-		snprintf(buf, sizeof(buf),
-			 "permission denied: this process (pid %d) is neither the share's target nor its sharer",
-			 (int)getpid());
+		switch (cur_op) {
+		case OP_REDEEM:
+			snprintf(buf, sizeof(buf),
+				 "permission denied: this process (pid %d) is not the share's target",
+				 (int)getpid());
+			break;
+		case OP_CONTROL:
+			snprintf(buf, sizeof(buf),
+				 "permission denied: this process (pid %d) is neither the share's target nor its sharer; the user who made it or root can use 'sockdup list' and --id ID",
+				 (int)getpid());
+			break;
+		case OP_SHARE:
+			snprintf(buf, sizeof(buf),
+				 "permission denied: a kernel thread, or init without CAP_SYS_ADMIN, cannot be a target (it would never redeem)");
+			break;
+		default:
+			snprintf(buf, sizeof(buf),
+				 "permission denied: only the user who made the share or root may free it");
+			break;
+		}
 		msg = buf;
 		break;
 	case -EACCES:
@@ -249,6 +297,35 @@ static void fmt_ms(char *buf, size_t n, unsigned long long ms)
 
 /* ---- exec ---- */
 
+/* Whether execvp() could run @name: 0 or the errno it would fail with. */
+static int find_program(const char *name)
+{
+	const char *path = getenv("PATH"), *p, *end;
+	char buf[PATH_MAX];
+	int err = ENOENT;
+	struct stat st;
+
+	if (strchr(name, '/')) {
+		if (stat(name, &st))
+			return errno;
+		return S_ISREG(st.st_mode) && !access(name, X_OK) ? 0 : EACCES;
+	}
+	if (!path)
+		path = "/usr/local/bin:/bin:/usr/bin";
+	for (p = path; ; p = end + 1) {
+		end = strchrnul(p, ':');
+		if (snprintf(buf, sizeof(buf), "%.*s%s%s", (int)(end - p), p,
+			     end > p ? "/" : "", name) < (int)sizeof(buf) &&
+		    !stat(buf, &st)) {
+			if (S_ISREG(st.st_mode) && !access(buf, X_OK))
+				return 0;
+			err = EACCES;
+		}
+		if (!*end)
+			return err;
+	}
+}
+
 static bool valid_fdname(const char *s)
 {
 	size_t n = strlen(s);
@@ -261,13 +338,20 @@ static bool valid_fdname(const char *s)
 	return true;
 }
 
+/*
+ * Each '-' reads one line into a buffer of its own: the tokens point into
+ * it until exec, so it is never reused.
+ */
 static int read_stdin_tokens(const char **tokens, int *nr)
 {
-	static char line[4096];
-	char *save, *t;
+	char *line = malloc(4096), *save, *t;
 
-	if (!fgets(line, sizeof(line), stdin))
+	if (!line)
+		return fail(EXIT_FAIL, "out of memory");
+	if (!fgets(line, 4096, stdin)) {
+		free(line);
 		return fail(EXIT_USAGE, "'-': no token on standard input");
+	}
 	for (t = strtok_r(line, " \t\r\n", &save); t;
 	     t = strtok_r(NULL, " \t\r\n", &save)) {
 		if (*nr == MAX_FDS)
@@ -321,20 +405,33 @@ static int cmd_exec(int argc, char **argv)
 	if (nr_names > nr_tokens)
 		return usage_error("more --name options than tokens");
 
-	/* check every token before consuming any */
+	/* check every token, and the program, before consuming any token */
 	for (i = 0; i < nr_tokens; i++) {
 		ret = decode(tokens[i], &cookies[i]);
 		if (ret)
 			return ret;
 	}
+	ret = find_program(prog[0]);
+	if (ret)
+		return fail(ret == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC,
+			    "cannot execute '%s': %s (no token was redeemed)",
+			    prog[0], strerror(ret));
 
+	cur_op = OP_REDEEM;
 	for (i = 0; i < nr_tokens; i++) {
 		int fd = sockdup_redeem(&cookies[i], 0);
 		char what[64];
 
 		if (fd < 0) {
+			struct sockdup_share_info info;
+
 			snprintf(what, sizeof(what), "token %d (%s)", i + 1,
 				 tokens[i]);
+			/* the sharer may ask whom it named */
+			if (fd == -EPERM && !sockdup_query(&cookies[i], &info) &&
+			    info.target_pid > 0)
+				fprintf(stderr, "sockdup: exec: this process shared it; its target is pid %d\n",
+					info.target_pid);
 			if (i)
 				fprintf(stderr, "sockdup: exec: the %d token(s) before it were redeemed and are now closed\n",
 					i);
@@ -366,10 +463,42 @@ static int cmd_exec(int argc, char **argv)
 	execvp(prog[0], prog);
 	ret = errno;
 	return fail(ret == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC,
-		    "cannot execute '%s': %s", prog[0], strerror(ret));
+		    "cannot execute '%s': %s; the %d token(s) were redeemed and are spent (their sockets close as sockdup exits)",
+		    prog[0], strerror(ret), nr_tokens);
 }
 
 /* ---- share ---- */
+
+/* A module parameter, or -1 when it cannot be read. */
+static long long module_param(const char *name)
+{
+	char path[128];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/sockdup/parameters/%s", name);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+/* SHARE's only EINVAL the command line can cause: the TTL. */
+static int ttl_error(unsigned long ttl)
+{
+	long long max = module_param("max_ttl_ms");
+
+	if (max >= 0)
+		return fail(EXIT_USAGE,
+			    "--ttl %lu: longer than the module allows (max_ttl_ms = %lld ms)",
+			    ttl, max);
+	return fail(EXIT_USAGE,
+		    "--ttl %lu: longer than the module allows (module parameter max_ttl_ms)",
+		    ttl);
+}
 
 static int cmd_share(int argc, char **argv)
 {
@@ -403,10 +532,14 @@ static int cmd_share(int argc, char **argv)
 	if (!parse_uint(pos[1], INT_MAX, &pid) || pid == 0)
 		return usage_error("bad PID '%s': a process id expected", pos[1]);
 
+	cur_op = OP_SHARE;
 	ret = sockdup_share_token((int)fd, (pid_t)pid, (unsigned int)ttl, token);
+	if (ret == -EINVAL)
+		return ttl_error(ttl);
 	if (ret < 0) {
-		snprintf(what, sizeof(what), ret == -ESRCH ? "pid %lu" : "fd %lu",
-			 ret == -ESRCH ? pid : fd);
+		snprintf(what, sizeof(what),
+			 ret == -ESRCH || ret == -EPERM ? "pid %lu" : "fd %lu",
+			 ret == -ESRCH || ret == -EPERM ? pid : fd);
 		return lib_error(ret, what);
 	}
 	if (printf("%s\n", token) < 0 || fflush(stdout))
@@ -416,13 +549,74 @@ static int cmd_share(int argc, char **argv)
 
 /* ---- query, revoke ---- */
 
-static int one_token(int argc, char **argv, struct sockdup_cookie *cookie)
+/*
+ * The share a query or revoke names: one TOKEN, or --id ID.  Returns 0 with
+ * *@id set (0 for a token, decoded into @cookie), or an exit code.
+ */
+static int one_share(int argc, char **argv, struct sockdup_cookie *cookie,
+		     unsigned long long *id)
 {
+	unsigned long v;
+
+	*id = 0;
+	if (argc == 3 && !strcmp(argv[1], "--id")) {
+		if (!parse_uint(argv[2], ULONG_MAX, &v) || !v)
+			return usage_error("bad --id '%s': a share id (see 'sockdup list') expected",
+					   argv[2]);
+		*id = v;
+		return 0;
+	}
+	if (argc == 2 && !strncmp(argv[1], "--id=", 5))
+		return one_share(3, (char *[]){ argv[0], "--id", argv[1] + 5 },
+				 cookie, id);
 	if (argc != 2)
-		return usage_error("expected exactly one TOKEN");
+		return usage_error("expected exactly one TOKEN, or --id ID");
 	if (argv[1][0] == '-')
 		return usage_error("unknown option '%s'", argv[1]);
 	return decode(argv[1], cookie);
+}
+
+/* A socket address as text: "1.2.3.4:80", "[::1]:80", a unix path, or "-". */
+static void fmt_addr(char *buf, size_t n, const __u8 *addr, __u32 len)
+{
+	const struct sockaddr *sa = (const void *)addr;
+	char host[INET6_ADDRSTRLEN];
+
+	snprintf(buf, n, "-");
+	if (len < sizeof(sa_family_t))
+		return;
+	switch (sa->sa_family) {
+	case AF_INET: {
+		const struct sockaddr_in *in = (const void *)addr;
+
+		if (len >= sizeof(*in) &&
+		    inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)))
+			snprintf(buf, n, "%s:%u", host, ntohs(in->sin_port));
+		break;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *in6 = (const void *)addr;
+
+		if (len >= sizeof(*in6) &&
+		    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)))
+			snprintf(buf, n, "[%s]:%u", host, ntohs(in6->sin6_port));
+		break;
+	}
+	case AF_UNIX: {
+		const struct sockaddr_un *un = (const void *)addr;
+		size_t plen = len - offsetof(struct sockaddr_un, sun_path);
+
+		if (!plen)
+			snprintf(buf, n, "(unnamed)");
+		else if (!un->sun_path[0])	/* abstract: shown as @name */
+			snprintf(buf, n, "@%.*s", (int)(plen - 1),
+				 un->sun_path + 1);
+		else
+			snprintf(buf, n, "%.*s", (int)strnlen(un->sun_path, plen),
+				 un->sun_path);
+		break;
+	}
+	}
 }
 
 static int cmd_query(int argc, char **argv)
@@ -430,14 +624,19 @@ static int cmd_query(int argc, char **argv)
 	struct sockdup_share_info info;
 	struct sockdup_cookie cookie;
 	char fam[16], type[16], proto[16], sp[16], tp[16], age[32], ttl[32];
+	char local[160], peer[160], what[32];
+	unsigned long long id;
 	int ret;
 
-	ret = one_token(argc, argv, &cookie);
+	ret = one_share(argc, argv, &cookie, &id);
 	if (ret)
 		return ret;
-	ret = sockdup_query(&cookie, &info);
-	if (ret < 0)
-		return lib_error(ret, argv[1]);
+	cur_op = id ? OP_BY_ID : OP_CONTROL;
+	ret = id ? sockdup_query_id(id, &info) : sockdup_query(&cookie, &info);
+	if (ret < 0) {
+		snprintf(what, sizeof(what), "id %llu", id);
+		return lib_error(ret, id ? what : argv[1]);
+	}
 
 	fmt_name(fam, sizeof(fam), family_name(info.family), info.family);
 	fmt_name(type, sizeof(type), type_name(info.type), info.type);
@@ -447,15 +646,19 @@ static int cmd_query(int argc, char **argv)
 	fmt_pid(tp, sizeof(tp), info.target_pid);
 	fmt_ms(age, sizeof(age), info.age_ms);
 	fmt_ms(ttl, sizeof(ttl), info.ttl_left_ms);
+	fmt_addr(local, sizeof(local), info.local_addr, info.local_addr_len);
+	fmt_addr(peer, sizeof(peer), info.peer_addr, info.peer_addr_len);
 	printf("id:         %llu\n"
 	       "socket:     %s %s %s (inode %llu)\n"
+	       "local:      %s\n"
+	       "peer:       %s\n"
 	       "sockets:    %u\n"
 	       "sharer:     pid %s, uid %u\n"
 	       "target:     pid %s\n"
 	       "age:        %s\n"
 	       "ttl left:   %s\n",
 	       (unsigned long long)info.id, fam, type, proto,
-	       (unsigned long long)info.sock_ino, info.nr_fds, sp,
+	       (unsigned long long)info.sock_ino, local, peer, info.nr_fds, sp,
 	       info.sharer_uid, tp, age, ttl);
 	return EXIT_OK;
 }
@@ -463,18 +666,44 @@ static int cmd_query(int argc, char **argv)
 static int cmd_revoke(int argc, char **argv)
 {
 	struct sockdup_cookie cookie;
+	unsigned long long id;
+	char what[32];
 	int ret;
 
-	ret = one_token(argc, argv, &cookie);
+	ret = one_share(argc, argv, &cookie, &id);
 	if (ret)
 		return ret;
-	ret = sockdup_revoke(&cookie);
-	if (ret < 0)
-		return lib_error(ret, argv[1]);
+	cur_op = id ? OP_BY_ID : OP_CONTROL;
+	ret = id ? sockdup_revoke_id(id) : sockdup_revoke(&cookie);
+	if (ret < 0) {
+		snprintf(what, sizeof(what), "id %llu", id);
+		return lib_error(ret, id ? what : argv[1]);
+	}
 	return EXIT_OK;
 }
 
 /* ---- list ---- */
+
+static int by_id(const void *a, const void *b)
+{
+	const struct sockdup_share_info *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Whether this process has CAP_SYS_ADMIN: LIST then shows every share. */
+static bool sees_all(void)
+{
+	struct __user_cap_header_struct h = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	return d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &
+	       CAP_TO_MASK(CAP_SYS_ADMIN);
+}
 
 static int cmd_list(int argc, char **argv)
 {
@@ -502,14 +731,17 @@ static int cmd_list(int argc, char **argv)
 		if (!v)
 			return fail(EXIT_FAIL, "out of memory");
 	}
+	/* ids grow with time: oldest first */
+	if (n > 1)
+		qsort(v, n, sizeof(*v), by_id);
 
-	printf("%-8s %-7s %-7s %-6s %-6s %-9s %-6s %-10s %10s %10s\n", "ID",
-	       "SHARER", "TARGET", "UID", "FAMILY", "TYPE", "PROTO", "INODE",
-	       "AGE", "TTL-LEFT");
+	printf("%-8s %-7s %-7s %-6s %-6s %-9s %-6s %-10s %10s %10s %-24s %s\n",
+	       "ID", "SHARER", "TARGET", "UID", "FAMILY", "TYPE", "PROTO",
+	       "INODE", "AGE", "TTL-LEFT", "LOCAL", "PEER");
 	for (i = 0; i < n; i++) {
 		const struct sockdup_share_info *e = &v[i];
 		char fam[16], type[16], proto[16], sp[16], tp[16], age[32],
-		     ttl[32];
+		     ttl[32], local[160], peer[160];
 
 		fmt_name(fam, sizeof(fam), family_name(e->family), e->family);
 		fmt_name(type, sizeof(type), type_name(e->type), e->type);
@@ -519,9 +751,13 @@ static int cmd_list(int argc, char **argv)
 		fmt_pid(tp, sizeof(tp), e->target_pid);
 		fmt_ms(age, sizeof(age), e->age_ms);
 		fmt_ms(ttl, sizeof(ttl), e->ttl_left_ms);
-		printf("%-8llu %-7s %-7s %-6u %-6s %-9s %-6s %-10llu %10s %10s\n",
+		fmt_addr(local, sizeof(local), e->local_addr,
+			 e->local_addr_len);
+		fmt_addr(peer, sizeof(peer), e->peer_addr, e->peer_addr_len);
+		printf("%-8llu %-7s %-7s %-6u %-6s %-9s %-6s %-10llu %10s %10s %-24s %s\n",
 		       (unsigned long long)e->id, sp, tp, e->sharer_uid, fam,
-		       type, proto, (unsigned long long)e->sock_ino, age, ttl);
+		       type, proto, (unsigned long long)e->sock_ino, age, ttl,
+		       local, peer);
 	}
 	free(v);
 	if (total > (unsigned long long)n)
@@ -530,44 +766,86 @@ static int cmd_list(int argc, char **argv)
 	ret = sockdup_stats(&st);
 	if (ret < 0)
 		return lib_error(ret, NULL);
-	printf("\npending %llu (yours %llu)  shared %llu  redeemed %llu  expired %llu  revoked %llu  reaped %llu\n"
-	       "refused: per-user cap %llu, global cap %llu  caps: max_per_user %llu, max_total %llu\n",
-	       (unsigned long long)st.pending,
-	       (unsigned long long)st.user_pending,
-	       (unsigned long long)st.shared,
-	       (unsigned long long)st.redeemed,
-	       (unsigned long long)st.expired,
-	       (unsigned long long)st.revoked,
-	       (unsigned long long)st.reaped,
-	       (unsigned long long)st.refused_user,
-	       (unsigned long long)st.refused_global,
-	       (unsigned long long)st.max_per_user,
-	       (unsigned long long)st.max_total);
+	if (!sees_all()) {
+		/* the module's totals are the administrator's business */
+		printf("\nyours: %llu pending (max_per_user %llu)\n",
+		       (unsigned long long)st.user_pending,
+		       (unsigned long long)st.max_per_user);
+	} else {
+		printf("\npending %llu (yours %llu)  shared %llu  redeemed %llu  expired %llu  revoked %llu  reaped %llu\n"
+		       "refused: per-user cap %llu, global cap %llu  caps: max_per_user %llu, max_total %llu\n",
+		       (unsigned long long)st.pending,
+		       (unsigned long long)st.user_pending,
+		       (unsigned long long)st.shared,
+		       (unsigned long long)st.redeemed,
+		       (unsigned long long)st.expired,
+		       (unsigned long long)st.revoked,
+		       (unsigned long long)st.reaped,
+		       (unsigned long long)st.refused_user,
+		       (unsigned long long)st.refused_global,
+		       (unsigned long long)st.max_per_user,
+		       (unsigned long long)st.max_total);
+	}
 	if (fflush(stdout))
 		return fail(EXIT_FAIL, "writing: %s", strerror(errno));
 	return EXIT_OK;
 }
 
-int main(int argc, char **argv)
+static const struct command commands[] = {
+	{ "exec", cmd_exec, "[--name NAME]... TOKEN... -- PROGRAM [ARG]...",
+	  exec_help },
+	{ "share", cmd_share, "[--ttl MS] FD PID", share_help },
+	{ "query", cmd_query, "TOKEN | --id ID", query_help },
+	{ "revoke", cmd_revoke, "TOKEN | --id ID", revoke_help },
+	{ "list", cmd_list, "", list_help },
+};
+
+#define NR_COMMANDS	(sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *command_of(const char *name)
 {
-	static const struct {
-		const char *name;
-		int (*fn)(int argc, char **argv);
-	} cmds[] = {
-		{ "exec", cmd_exec },
-		{ "share", cmd_share },
-		{ "query", cmd_query },
-		{ "revoke", cmd_revoke },
-		{ "list", cmd_list },
-	};
 	size_t i;
 
+	for (i = 0; i < NR_COMMANDS; i++)
+		if (!strcmp(name, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < NR_COMMANDS; i++)
+		fprintf(f, "%s sockdup %s %s\n", i ? "      " : "Usage:",
+			commands[i].name, commands[i].synopsis);
+	fprintf(f, "       sockdup --help | --version\n"
+		"\nHand open sockets between processes through /dev/sockdup.\n");
+	for (i = 0; i < NR_COMMANDS; i++)
+		fprintf(f, "\n%s:\n%s", commands[i].name, commands[i].help);
+	fprintf(f,
+"\n'sockdup COMMAND --help' shows one command's usage.\n"
+"Exit status: 0 ok, 1 failure, 2 usage, 3 malformed token, 4 no /dev/sockdup,\n"
+"5 no such share, 6 permission denied, 7 no such process, 8 limit reached,\n"
+"9 bad or non-socket FD, 126 PROGRAM not executable, 127 PROGRAM not found.\n");
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *c;
+	int j;
+
 	if (argc < 2) {
-		usage(stderr);
+		fprintf(stderr, "sockdup: missing command (exec, share, query, revoke or list)\n"
+			"Try 'sockdup --help'.\n");
 		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {
+		if (argc > 2 && command_of(argv[2])) {
+			command_usage(stdout, command_of(argv[2]));
+			return EXIT_OK;
+		}
 		usage(stdout);
 		return EXIT_OK;
 	}
@@ -576,23 +854,20 @@ int main(int argc, char **argv)
 		       LIBSOCKDUP_VERSION_MINOR);
 		return EXIT_OK;
 	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		if (!strcmp(argv[1], cmds[i].name)) {
-			int j;
-
-			cmd = cmds[i].name;
-			for (j = 2; j < argc; j++)
-				if (!strcmp(argv[j], "--"))
-					break;
-				else if (!strcmp(argv[j], "--help") ||
-					 !strcmp(argv[j], "-h")) {
-					usage(stdout);
-					return EXIT_OK;
-				}
-			return cmds[i].fn(argc - 1, argv + 1);
+	c = command_of(argv[1]);
+	if (!c) {
+		fprintf(stderr, "sockdup: unknown command '%s'\nTry 'sockdup --help'.\n",
+			argv[1]);
+		return EXIT_USAGE;
+	}
+	cmd = c->name;
+	for (j = 2; j < argc; j++) {
+		if (!strcmp(argv[j], "--"))
+			break;
+		if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h")) {
+			command_usage(stdout, c);
+			return EXIT_OK;
 		}
 	}
-	fprintf(stderr, "sockdup: unknown command '%s'\nTry 'sockdup --help'.\n",
-		argv[1]);
-	return EXIT_USAGE;
+	return c->fn(argc - 1, argv + 1);
 }
