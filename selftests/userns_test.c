@@ -7,7 +7,9 @@
  * for rootless containers (here the test, as root, writes the maps).
  * Inside, every mapped uid tries to fill the table.  All of them are
  * charged to the namespace's owner: together they get max_per_user shares,
- * the rest is EDQUOT, and another user and root still share.
+ * the rest is EDQUOT, and another user and root still share.  The owner
+ * sees the delegation's shares in LIST and STATS (they are charged to it),
+ * and frees them by id; an unrelated user sees none of them.
  */
 #define _GNU_SOURCE
 #include <linux/sockdup.h>
@@ -37,6 +39,14 @@ struct ns_report {
 	int setup_err;
 };
 
+/* What a user outside sees of the delegation's shares. */
+struct outside_view {
+	int err;		/* 0, or the errno of a failed step */
+	int user_pending;	/* STATS.user_pending */
+	int listed;		/* LIST entries made by an inside uid */
+	int freed;		/* of those, freed by REVOKE by id */
+};
+
 FIXTURE(userns) {
 	int dev;
 	long long max_per_user, max_total, reserve_total;
@@ -56,10 +66,18 @@ FIXTURE_SETUP(userns)
 	ASSERT_EQ(0, sd_param_get("reserve_total", &self->reserve_total));
 }
 
+static int view_as(int dev, uid_t uid, bool free_them,
+		   struct outside_view *v);
+
 FIXTURE_TEARDOWN(userns)
 {
+	struct outside_view v;
+
 	if (self->child > 0)
 		sd_kill_wait(self->child);
+	/* the namespace's shares go now, not when the sweeper reaps them */
+	if (self->dev >= 0)
+		view_as(self->dev, 0, true, &v);
 	if (self->ctl >= 0)
 		close(self->ctl);
 	if (self->max_per_user >= 0)
@@ -237,6 +255,83 @@ TEST_F(userns, delegation_shares_one_budget)
 	/* the table is not full: another user and root still share */
 	EXPECT_EQ(0, share_as(self->dev, OTHER_UID));
 	EXPECT_EQ(0, share_as(self->dev, 0));
+}
+
+static void outside_view(int dev, uid_t uid, bool free_them, int ctl)
+{
+	struct sockdup_share_info e[64];
+	struct outside_view v = { 0 };
+	struct sockdup_list l = {
+		.entry_size = sizeof(e[0]),
+		.entries = (uintptr_t)e,
+		.capacity = 64,
+	};
+	struct sockdup_stats st;
+	__u32 i;
+
+	if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid) ||
+	    sd_stats(dev, &st) || ioctl(dev, SOCKDUP_IOC_LIST, &l)) {
+		v.err = errno;
+		goto out;
+	}
+	v.user_pending = st.user_pending;
+	for (i = 0; i < l.count; i++) {
+		struct sockdup_revoke r = {
+			.flags = SOCKDUP_REVOKE_BY_ID, .id = e[i].id,
+		};
+
+		if (e[i].sharer_uid < SUBUID_BASE ||
+		    e[i].sharer_uid >= SUBUID_BASE + NR_UIDS)
+			continue;
+		v.listed++;
+		if (free_them && !ioctl(dev, SOCKDUP_IOC_REVOKE, &r))
+			v.freed++;
+	}
+out:
+	_exit(sd_send(ctl, &v, sizeof(v)) ? 3 : 0);
+}
+
+static int view_as(int dev, uid_t uid, bool free_them, struct outside_view *v)
+{
+	int ctl, ret;
+	pid_t pid;
+
+	pid = sd_fork(&ctl);
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		outside_view(dev, uid, free_them, ctl);
+	ret = sd_recv(ctl, v, sizeof(*v), -1);
+	close(ctl);
+	return sd_wait(pid) || ret ? -1 : 0;
+}
+
+TEST_F(userns, owner_sees_and_frees_the_delegation)
+{
+	struct sockdup_stats st0, st1;
+	struct outside_view v;
+	struct ns_report r;
+
+	ASSERT_EQ(0, sd_stats(self->dev, &st0));
+	ASSERT_EQ(0, sd_param_set("max_per_user", CAP_USER));
+	ASSERT_EQ(0, start_ns(self, &r)) TH_LOG("namespace: %s", sd_errmsg());
+	ASSERT_EQ(0, r.setup_err);
+	ASSERT_EQ(CAP_USER, r.made[0]);
+
+	/* somebody else: nothing to see */
+	ASSERT_EQ(0, view_as(self->dev, OTHER_UID, true, &v));
+	EXPECT_EQ(0, v.err);
+	EXPECT_EQ(0, v.listed);
+
+	/* the owner: charged, listed, and frees them although it made none */
+	ASSERT_EQ(0, view_as(self->dev, DELEGATE_UID, true, &v));
+	EXPECT_EQ(0, v.err) TH_LOG("%s", strerror(v.err));
+	EXPECT_EQ(CAP_USER, v.user_pending);
+	EXPECT_EQ(CAP_USER, v.listed);
+	EXPECT_EQ(CAP_USER, v.freed);
+	ASSERT_EQ(0, sd_stats(self->dev, &st1));
+	/* (shares of the previous test may still be reaped meanwhile) */
+	EXPECT_GE(st0.pending, st1.pending);
 }
 
 TEST_HARNESS_MAIN
