@@ -334,15 +334,15 @@ static inline bool sd_deltas_ok(int dev, const struct sd_base *b,
 		 w->redeemed);
 	SD_CHECK(d_rv == w->revoked, "revoked %+ld, want %+ld", d_rv,
 		 w->revoked);
-	SD_CHECK(d_ex >= w->expired && d_ex <= w->expired + gone,
+	SD_CHECK(d_ex >= w->expired && d_ex <= w->expired + (long)gone,
 		 "expired %+ld, want %+ld (+%u others')", d_ex, w->expired,
 		 gone);
-	SD_CHECK(d_rp >= w->reaped && d_rp <= w->reaped + gone,
+	SD_CHECK(d_rp >= w->reaped && d_rp <= w->reaped + (long)gone,
 		 "reaped %+ld, want %+ld (+%u others')", d_rp, w->reaped, gone);
-	SD_CHECK(d_ex + d_rp == w->expired + w->reaped + gone,
+	SD_CHECK(d_ex + d_rp == w->expired + w->reaped + (long)gone,
 		 "expired+reaped %+ld, want %+ld", d_ex + d_rp,
 		 w->expired + w->reaped + (long)gone);
-	SD_CHECK(d_pe == w->pending - gone, "pending %+ld, want %+ld",
+	SD_CHECK(d_pe == w->pending - (long)gone, "pending %+ld, want %+ld",
 		 d_pe, w->pending - (long)gone);
 #undef SD_CHECK
 	return ok;

@@ -19,6 +19,8 @@ build=${SOCKDUP_BUILD:-$top/build}
 # pull in the current point release, whatever its number is.
 packages=(
 	gcc make libc6-dev perl xz-utils cpio kmod
+	# every test program also runs as a 32-bit (i386) build
+	gcc-multilib
 	busybox-static qemu-system-x86
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
