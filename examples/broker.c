@@ -192,8 +192,11 @@ int main(int argc, char **argv)
 		}
 		w = &workers[accepted++ % nr_workers];
 
-		/* the three lines that hand a connection over */
-		err = sockdup_share_token(cfd, w->pid, 10000, token);
+		/*
+		 * The three lines that hand a connection over.  TTL 0: the
+		 * module's default (a minute), ample for a busy worker.
+		 */
+		err = sockdup_share_token(cfd, w->pid, 0, token);
 		if (!err) {
 			snprintf(line, sizeof(line), "%lu %s\n", accepted, token);
 			err = write_all(w->pipe, line, strlen(line)) ? -errno : 0;

@@ -224,8 +224,11 @@ static int start_replacement(int lfd)
 		return -1;
 	}
 
-	/* the handover: share with the new pid, send the token as text */
-	err = sockdup_share_token(lfd, pid, 10000, token);
+	/*
+	 * The handover: share with the new pid (TTL 0: the module's default,
+	 * a minute), send the token as text.
+	 */
+	err = sockdup_share_token(lfd, pid, 0, token);
 	if (err) {
 		printf("%s: cannot share the listening socket: %s; still serving\n",
 		       name, strerror(-err));

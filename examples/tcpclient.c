@@ -2,12 +2,12 @@
 /*
  * tcpclient: connect to the example servers again and again and count.
  *
- *   tcpclient [-n COUNT | -t SECONDS] [-c THREADS] [-v] ADDRESS PORT
+ *   tcpclient [-n COUNT | -t SECONDS] [-c THREADS] [-T IO_TIMEOUT] [-v] ADDRESS PORT
  *
  * Each connection reads the server's greeting line ("HELLO <name>"), sends
  * "ping <n>", expects the same line back, and closes.  A connection is
  * served when the echo comes back intact, failed otherwise (refused, reset,
- * timed out or garbled).  At the end it prints how many connections were
+ * timed out after IO_TIMEOUT seconds, default 5, or garbled).  At the end it prints how many connections were
  * attempted, served and failed, and which server served how many; it exits
  * 0 only when every attempted connection was served.
  */
@@ -29,6 +29,7 @@ static struct sockaddr_storage addr;
 static socklen_t addrlen;
 static long count = -1;		/* connections to make in all, or -1 */
 static double duration;		/* seconds, when count == -1 */
+static long io_timeout = 5;	/* seconds a connection may wait on I/O */
 static bool verbose;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -92,7 +93,7 @@ static void count_name(const char *name)
 /* One connection; returns true when it was served. */
 static bool one(long id)
 {
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = { .tv_sec = io_timeout };
 	char greeting[128], msg[64], echo[64];
 	const char *why = NULL;
 	bool ok = false;
@@ -167,7 +168,7 @@ static void *loop(void *arg)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: tcpclient [-n COUNT | -t SECONDS] [-c THREADS] [-v] ADDRESS PORT\n");
+		"usage: tcpclient [-n COUNT | -t SECONDS] [-c THREADS] [-T IO_TIMEOUT] [-v] ADDRESS PORT\n");
 	exit(2);
 }
 
@@ -179,7 +180,7 @@ int main(int argc, char **argv)
 	pthread_t threads[64];
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	while ((opt = getopt(argc, argv, "n:t:c:v")) != -1) {
+	while ((opt = getopt(argc, argv, "n:t:c:T:v")) != -1) {
 		switch (opt) {
 		case 'n':
 			count = atol(optarg);
@@ -190,6 +191,9 @@ int main(int argc, char **argv)
 		case 'c':
 			nthreads = atoi(optarg);
 			break;
+		case 'T':
+			io_timeout = atol(optarg);
+			break;
 		case 'v':
 			verbose = true;
 			break;
@@ -197,7 +201,7 @@ int main(int argc, char **argv)
 			usage();
 		}
 	}
-	if (argc - optind != 2 || nthreads < 1 || nthreads > 64 ||
+	if (argc - optind != 2 || nthreads < 1 || nthreads > 64 || io_timeout < 1 ||
 	    (count < 0 && duration <= 0))
 		usage();
 	port = atoi(argv[optind + 1]);

@@ -94,10 +94,12 @@ FIXTURE_TEARDOWN(ex)
 TEST_F(ex, broker_hands_each_connection_to_a_worker)
 {
 	char *sargv[] = { "broker", "-p", "18181", "-w", "3", "-n", "6", NULL };
-	char *cargv[] = { "tcpclient", "-n", "6", "-v", "127.0.0.1", "18181", NULL };
+	char iot[16];
+	char *cargv[] = { "tcpclient", "-n", "6", "-T", iot, "-v", "127.0.0.1", "18181", NULL };
 	char line[512];
 	int i;
 
+	snprintf(iot, sizeof(iot), "%d", SD_WAIT_MS / 1000);
 	ASSERT_EQ(0, ul_start(&self->server, sargv, false, -1));
 	ASSERT_EQ(0, ul_go(&self->server, ""));
 	ASSERT_EQ(0, wait_for(&self->server, "listening on 127.0.0.1:18181", line, sizeof(line)))
@@ -105,7 +107,7 @@ TEST_F(ex, broker_hands_each_connection_to_a_worker)
 
 	ASSERT_EQ(0, ul_start(&self->client, cargv, false, -1));
 	ASSERT_EQ(0, ul_go(&self->client, ""));
-	EXPECT_EQ(0, ul_finish(&self->client, self->cout, OUT_SIZE, 3 * SD_WAIT_MS));
+	EXPECT_EQ(0, ul_finish(&self->client, self->cout, OUT_SIZE, SD_WAIT_MS));
 	self->client.pid = -1;
 	EXPECT_NE(NULL, strstr(self->cout, "6 attempted, 6 served, 0 failed")) TH_LOG("client: %s", self->cout);
 	for (i = 1; i <= 3; i++) {
@@ -116,7 +118,7 @@ TEST_F(ex, broker_hands_each_connection_to_a_worker)
 		EXPECT_EQ(2, count(self->cout, want) - 1) TH_LOG("client: %s", self->cout);
 	}
 
-	EXPECT_EQ(0, ul_finish(&self->server, self->out, OUT_SIZE, 3 * SD_WAIT_MS));
+	EXPECT_EQ(0, ul_finish(&self->server, self->out, OUT_SIZE, SD_WAIT_MS));
 	self->server.pid = -1;
 	EXPECT_EQ(6, count(self->out, " -> worker-")) TH_LOG("broker: %s", self->out);
 	EXPECT_EQ(6, count(self->out, ": redeemed sd1_")) TH_LOG("broker: %s", self->out);
@@ -129,8 +131,8 @@ TEST_F(ex, restart_twice_without_refusing_a_connection)
 	const char *pidfile = "/tmp/examples_test.restart.pid";
 	char *sargv[] = { "restart", "-p", "18182", "-H", "20", "-f",
 			  (char *)pidfile, NULL };
-	char secs[16];
-	char *cargv[] = { "tcpclient", "-t", secs, "-c", "4", "127.0.0.1", "18182", NULL };
+	char secs[16], iot[16];
+	char *cargv[] = { "tcpclient", "-t", secs, "-c", "4", "-T", iot, "127.0.0.1", "18182", NULL };
 	pid_t gen1, gen2, gen3;
 	char line[512];
 	long attempted = 0, served = 0, failed = -1;
@@ -139,6 +141,7 @@ TEST_F(ex, restart_twice_without_refusing_a_connection)
 
 	/* the client runs 4 s, the restarts come 1 s apart (times the factor) */
 	snprintf(secs, sizeof(secs), "%d", sd_ms(4000) / 1000);
+	snprintf(iot, sizeof(iot), "%d", SD_WAIT_MS / 1000);
 	unlink(pidfile);
 	ASSERT_EQ(0, ul_start(&self->server, sargv, false, -1));
 	ASSERT_EQ(0, ul_go(&self->server, ""));
@@ -157,7 +160,7 @@ TEST_F(ex, restart_twice_without_refusing_a_connection)
 	gen3 = wait_pidfile_change(pidfile, gen2);
 	ASSERT_LT(0, gen3);
 
-	EXPECT_EQ(0, ul_finish(&self->client, self->cout, OUT_SIZE, 3 * SD_WAIT_MS)) TH_LOG("client: %s", self->cout);
+	EXPECT_EQ(0, ul_finish(&self->client, self->cout, OUT_SIZE, SD_WAIT_MS)) TH_LOG("client: %s", self->cout);
 	self->client.pid = -1;
 	sum = strstr(self->cout, "client: ");
 	while (sum && sscanf(sum, "client: %ld attempted, %ld served, %ld failed",
@@ -176,7 +179,7 @@ TEST_F(ex, restart_twice_without_refusing_a_connection)
 
 	ASSERT_EQ(0, kill(gen3, SIGTERM));
 	/* EOF on the output once all three generations have exited */
-	EXPECT_EQ(0, ul_finish(&self->server, self->out, OUT_SIZE, 3 * SD_WAIT_MS)) TH_LOG("server: %s", self->out);
+	EXPECT_EQ(0, ul_finish(&self->server, self->out, OUT_SIZE, SD_WAIT_MS)) TH_LOG("server: %s", self->out);
 	self->server.pid = -1;
 	EXPECT_EQ(2, count(self->out, "handed it the listening socket as sd1_")) TH_LOG("server: %s", self->out);
 	EXPECT_EQ(2, count(self->out, "redeemed the listening socket from token sd1_")) TH_LOG("server: %s", self->out);
