@@ -1558,7 +1558,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
-	uint64_t seed = 0, iterations = 0, t0, last_param = 0;
+	uint64_t seed = 0, iterations = 0, t0, w0, last_param = 0;
 	double seconds = 10;
 	int threads = 3, procs = 3, c, i, dev, status;
 	bool twiddle = false, have_seed = false, stuck = false;
@@ -1673,10 +1673,12 @@ int main(int argc, char **argv)
 			if (param_saved[i][0])
 				param_io(i, param_saved[i], true);
 
-	/* Workers stop within a call or two; a stuck one means a kernel hang. */
+	/*
+	 * Workers stop within a call or two; one still running a minute
+	 * (times the time factor) after the deadline means a kernel hang.
+	 */
+	w0 = now_ms();
 	for (i = 0; i < procs; i++) {
-		uint64_t w0 = now_ms();
-
 		for (;;) {
 			pid = waitpid(sh->worker[i], &status, WNOHANG);
 			if (pid == sh->worker[i] || (pid < 0 && errno == ECHILD))

@@ -134,7 +134,10 @@ sockdup_fuzz_rounds()
 	export SOCKDUP_FUZZ_PARAMS=1
 	while [ "$r" -le "$rounds" ]; do
 		export SOCKDUP_FUZZ_SEED=$((seed + r - 1))
-		sockdup_run_test /sockdup/tests/fuzz_test $((per + 180)) || rc=1
+		# the fuzzer stops its workers and waits for reaping after its
+		# time is up: 180 s more at time factor 1
+		sockdup_run_test /sockdup/tests/fuzz_test \
+			$((per + 180 * ${SOCKDUP_TIME_FACTOR:-1})) || rc=1
 		if [ "$r" -lt "$rounds" ]; then
 			sockdup_reload || rc=1
 		fi
