@@ -34,9 +34,9 @@ static int64_t expect_dropped_at(struct __test_metadata *_metadata, int peer,
 	int64_t eof, stall = 0;
 	int bound = sd_ms(DROP_BOUND_MS);
 
-	EXPECT_EQ(1, peer_closed_stall(peer, ttl + bound + SD_WAIT_MS, &stall))
+	EXPECT_EQ(1, peer_closed_stall(peer, ttl + 2 * bound, &stall))
 		TH_LOG("%s: no EOF within %d ms of a %d ms TTL", what,
-		       ttl + bound + SD_WAIT_MS, ttl);
+		       ttl + 2 * bound, ttl);
 	eof = sd_now_ms() - t0;
 	TH_LOG("%s: EOF %lld ms after SHARE with ttl %d ms (%+lld ms; bound +%d ms, guest stalled up to %lld ms)",
 	       what, (long long)eof, ttl, (long long)(eof - ttl), bound,
@@ -88,13 +88,13 @@ static void drop_own(int *sock)
 }
 
 /*
- * Share with a TTL of 500 ms (times the run's time factor), redeem at 60% of
- * it: the redeem wins, no expiry.
+ * Share with a TTL of 2 s (times the run's time factor), redeem a quarter
+ * of the way in: the redeem wins, and nothing expires at the TTL.
  */
 TEST_F(ttl, redeem_before_ttl_succeeds)
 {
 	struct sd_want w = { .shared = 1, .redeemed = 1 };
-	const int ttl = sd_ms(500);
+	const int ttl = sd_ms(2000);
 	struct sockdup_share s;
 	int64_t t0, at;
 	__u64 ino = 0;
@@ -104,12 +104,11 @@ TEST_F(ttl, redeem_before_ttl_succeeds)
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, ttl, &s));
 	drop_own(&self->sock);
 
-	sd_sleep_until_ms(t0 + ttl * 3 / 5);
+	sd_sleep_until_ms(t0 + ttl / 4);
 	fd = agent_redeem(&self->target, s.cookie, 0, &ino);
 	at = sd_now_ms() - t0;
 	TH_LOG("redeemed at %lld ms of a %d ms TTL", (long long)at, ttl);
 	ASSERT_LE(0, fd);
-	ASSERT_GT(ttl, at);
 
 	/* past the TTL nothing expires: the redeem released it */
 	sd_sleep_until_ms(t0 + ttl + sd_ms(200));
@@ -244,6 +243,7 @@ TEST_F(ttl, above_max_einval)
 	struct sockdup_share_info info;
 	struct sockdup_share s;
 	long max = param_get("max_ttl_ms");
+	int64_t t0;
 
 	ASSERT_LT(0, max);
 	EXPECT_EQ(-1, sd_share(self->dev, self->sock, self->target.pid,
@@ -254,10 +254,13 @@ TEST_F(ttl, above_max_einval)
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_TRUE(sd_deltas_ok(self->dev, &self->base, &none, false));
 
+	t0 = sd_now_ms();
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, max, &s));
 	ASSERT_EQ(0, sd_query(self->dev, s.cookie, &info));
 	EXPECT_GE((__u64)max, info.ttl_left_ms);
-	EXPECT_LT((__u64)max - sd_ms(1000), info.ttl_left_ms);
+	/* less no more than the time since the SHARE */
+	EXPECT_LE(max - (sd_now_ms() - t0) - TICK_SLACK_MS,
+		  (int64_t)info.ttl_left_ms);
 	EXPECT_EQ(0, sd_revoke(self->dev, s.cookie));
 }
 
@@ -279,14 +282,17 @@ TEST_F(ttl, zero_uses_default)
 	struct sockdup_share_info info;
 	struct sockdup_share s;
 	long def = param_get("default_ttl_ms");
+	int64_t t0;
 
-	ASSERT_LT(sd_ms(1000), def);
+	ASSERT_LT(2000, def);
+	t0 = sd_now_ms();
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 0, &s));
 	ASSERT_EQ(0, sd_query(self->dev, s.cookie, &info));
 	TH_LOG("default_ttl_ms %ld, ttl_left_ms %llu", def,
 	       (unsigned long long)info.ttl_left_ms);
 	EXPECT_GE((__u64)def, info.ttl_left_ms);
-	EXPECT_LT((__u64)def - sd_ms(1000), info.ttl_left_ms);
+	EXPECT_LE(def - (sd_now_ms() - t0) - TICK_SLACK_MS,
+		  (int64_t)info.ttl_left_ms);
 	EXPECT_EQ(0, sd_revoke(self->dev, s.cookie));
 }
 
@@ -304,7 +310,8 @@ TEST_F(ttl, zero_uses_changed_default)
 	drop_own(&self->sock);
 	ASSERT_EQ(0, sd_query(self->dev, s.cookie, &info));
 	EXPECT_GE((__u64)def, info.ttl_left_ms);
-	EXPECT_LT((__u64)def - sd_ms(500), info.ttl_left_ms);
+	EXPECT_LE(def - (sd_now_ms() - t0) - TICK_SLACK_MS,
+		  (int64_t)info.ttl_left_ms);
 
 	expect_dropped_at(_metadata, self->peer, t0, def, "default TTL");
 }

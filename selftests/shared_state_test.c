@@ -143,7 +143,8 @@ TEST_F(shared, nonblock_shared)
 
 	/* Prove the effect through the original: no wait, EAGAIN. */
 	sd_drain(self->newfd);
-	alarm(10);	/* if it blocks after all, fail instead of hanging */
+	/* if it blocks after all, fail instead of hanging */
+	alarm(10 * sd_time_factor());
 	t = sd_now_ms();
 	if (variant->kind == SD_TCP_LISTEN)
 		ret = accept(self->s.fd, NULL, NULL);
