@@ -52,6 +52,9 @@ run()
 	echo "# time factor $SOCKDUP_TIME_FACTOR: waits and per-program timeouts ($SOCKDUP_TIMEOUT s) scaled by it"
 
 	sockdup_kmsg_mark insmod
+	# From here on a crash may be the module's (run-vm.sh retries a boot
+	# that died before this line, never one that died after it).
+	echo "@@sockdup loading sockdup.ko"
 	# shellcheck disable=SC2086 # word splitting of the parameters is wanted
 	if insmod /sockdup/sockdup.ko ${sockdup_insmod:-} && [ -c /dev/sockdup ]; then
 		sockdup_point ok "insmod sockdup.ko"

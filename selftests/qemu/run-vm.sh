@@ -47,12 +47,15 @@ say() { [ "${V:-0}" = 1 ] || printf '  %-7s %s\n' "$1" "$2" >&2; }
 # exported to the tests as SOCKDUP_TIME_FACTOR (selftests/sd_time.h): the
 # lane's own factor (a kernel with KASAN or lockdep is about 3 times slower)
 # times the host's load now (runnable tasks, the guest's vCPUs included,
-# per host CPU).  SOCKDUP_TIME_FACTOR in the environment overrides both.
-# Sets factor, and scales vm_timeout by it (at most an hour).
+# per host CPU), 1 to 100.  SOCKDUP_TIME_FACTOR in the environment overrides
+# both.  Sets factor, and scales vm_timeout by it (at most to an hour, or
+# to what it was when that is more).
 time_factor()
 {
-	local lane=1 load ncpu vcpus loadf
+	local lane=1 load ncpu vcpus loadf base=$vm_timeout
 	if [ -n "${SOCKDUP_TIME_FACTOR:-}" ]; then
+		[[ $SOCKDUP_TIME_FACTOR =~ ^[0-9]+$ ]] && [ "$SOCKDUP_TIME_FACTOR" -ge 1 ] ||
+			die "SOCKDUP_TIME_FACTOR=$SOCKDUP_TIME_FACTOR: want a whole number from 1 to 100"
 		factor=$SOCKDUP_TIME_FACTOR
 		factor_why="SOCKDUP_TIME_FACTOR"
 	else
@@ -67,8 +70,10 @@ time_factor()
 		factor=$((lane * loadf))
 		factor_why="lane $lane x load $loadf: loadavg $load + $vcpus vCPUs on $ncpu CPUs"
 	fi
-	vm_timeout=$((vm_timeout * factor))
+	[ "$factor" -le 100 ] || factor=100
+	vm_timeout=$((base * factor))
 	[ "$vm_timeout" -le 3600 ] || vm_timeout=3600
+	[ "$vm_timeout" -ge "$base" ] || vm_timeout=$base
 }
 
 # boot: one QEMU run; sets qrc and why (empty when QEMU ended normally).
@@ -104,13 +109,15 @@ boot()
 	fi
 }
 
-# died_before_init: true when the kernel never started /init: no line of
-# the verdict channel (init writes one first thing) and no "Run /init" on
-# the console.  QEMU exits 0 after a panic, so the console decides.
-died_before_init()
+# died_before_module: true when the guest panicked before /init began to
+# load sockdup.ko (it writes "@@sockdup loading" just before insmod): the
+# module cannot have caused it.  Only a panic counts (QEMU exits 0 after
+# one, -no-reboot); a timeout or a QEMU that failed to start is no
+# emulation flake worth a second boot.
+died_before_module()
 {
-	! grep -q '^@@sockdup ' "$verdict" &&
-		! tr -d '\r' <"$console" | grep -q 'Run /init as init process'
+	[ "$qrc" = 0 ] && grep -q 'Kernel panic' "$console" &&
+		! grep -q '^@@sockdup loading' "$verdict"
 }
 
 # first_report: the first line of a kernel report on the console, if any.
@@ -183,7 +190,7 @@ main() {
 	flock 9
 	if [ "${SOCKDUP_NO_BUILD:-0}" != 1 ]; then
 		say MAKE "module for $release, tests, programs"
-		nice make -C "$top" $([ "${V:-0}" = 1 ] || echo --no-print-directory) vm-inputs KDIR="$kdir" >&2
+		make -C "$top" $([ "${V:-0}" = 1 ] || echo --no-print-directory) vm-inputs KDIR="$kdir" >&2
 	fi
 	ko=$out/mod/sockdup.ko
 	[ -f "$ko" ] || die "$ko was not built"
@@ -264,16 +271,16 @@ main() {
 	say VM "$release $mode (console: ${console#"$top"/})"
 	start=$SECONDS
 	boot
-	if died_before_init; then
+	if died_before_module; then
 		# An emulation flake (an early Oops under TCG with no module
 		# loaded was seen once): the module and the tests never ran.
 		# Boot once more; a test that ran and failed is never retried.
 		early=$(first_report)
 		mv "$console" "$out/console-$mode.boot1.log"
-		echo "# boot 1 died before /init ran (${early:-$why}); the module was not loaded: retrying once (first console: ${out#"$top"/}/console-$mode.boot1.log)"
+		echo "# boot 1 died before sockdup.ko was loaded (${early:-$why}): retrying once (first console: ${out#"$top"/}/console-$mode.boot1.log)"
 		boot
-		if died_before_init; then
-			why="the guest died before /init ran, twice (${why:-no verdict}): not a sockdup failure, but nothing was tested"
+		if died_before_module; then
+			why="the guest died before sockdup.ko was loaded, twice (${why:-no verdict}): not a sockdup failure, but nothing was tested"
 		fi
 	fi
 	elapsed=$((SECONDS - start))
