@@ -40,6 +40,13 @@ trap 'exit 130' INT TERM
 
 rm -rf "$dir"
 mkdir -p "$dir"
+# What a machine keeps between runs (packages, the cached debug kernel) is
+# made before the hog starts: the hog is about the tests, and the kernel
+# build runs at nice 10.
+"$top/selftests/qemu/deps.sh" || exit 2
+if [ "${DEBUG_LANE:-1}" != 0 ]; then
+	"$top/selftests/qemu/debug/build-kernel.sh" >/dev/null || exit 2
+fi
 ncpu=$(nproc)
 for ((i = 0; i < ncpu; i++)); do
 	timeout "$hog_seconds" sh -c 'while :; do :; done' &
@@ -60,6 +67,12 @@ for ((r = 1; r <= runs; r++)); do
 	echo "#   $(tail -n 1 "$dir/run$r.log") (exit $status, $((SECONDS - t)) s)"
 	grep -E '^# (lane |make check took|boot [0-9]+ died)' "$dir/run$r.log" | sed 's/^/#   /'
 	grep -E '^not ok ' "$dir/run$r.log" | head -n 20 | sed 's/^/#   /'
+	alive=0
+	for p in "${hogs[@]}"; do
+		kill -0 "$p" 2>/dev/null && alive=$((alive + 1))
+	done
+	[ "$alive" = "$ncpu" ] ||
+		echo "#   only $alive of $ncpu busy loops still ran at the end of this run (HOG_SECONDS=$hog_seconds)"
 done
 stop_hog
 
@@ -67,12 +80,12 @@ stop_hog
 logs=$(ls "$dir"/run*/build/*/verdict-*.log 2>/dev/null)
 echo "# the slowest waits (time taken / bound), all runs:"
 # shellcheck disable=SC2086
-grep -ho '# slow wait: [0-9]* ms of the [0-9]* ms allowed for .*' $logs 2>/dev/null |
+grep -ho '# slow wait: [0-9]* ms of the [0-9]* ms allowed for .*' $logs /dev/null |
 	awk '{ printf "%.3f\t%s\n", $4 / $8, $0 }' | sort -rn | head -n 8 |
 	cut -f2- | sed 's/^/#   /'
 echo "# timing claims closest to their bound (measured / allowed), all runs:"
 # shellcheck disable=SC2086
-grep -ho '# timing: .*: [0-9-]* ms of the [0-9]* ms allowed.*' $logs 2>/dev/null |
+grep -ho '# timing: .*: [0-9-]* ms of the [0-9]* ms allowed.*' $logs /dev/null |
 	awk '{ for (i = 1; i < NF; i++) if ($(i + 1) == "ms" && $(i + 2) == "of") {
 		printf "%.3f\t%s\n", $i / $(i + 4), $0; break } }' |
 	sort -rn | head -n 8 | cut -f2- | sed 's/^/#   /'

@@ -118,9 +118,11 @@ main() {
 	fi
 
 	echo "# build"
+	# Builds run at normal priority: niced, they would wait behind every
+	# other task of a busy machine and the check would take hours.
 	exec 9>"$build/.lock"
 	flock 9
-	logged "$logs/build-programs.log" nice make "${mflags[@]}" tests vmbins
+	logged "$logs/build-programs.log" make "${mflags[@]}" tests vmbins
 	programs=$?
 	result "$programs" "test programs (build/tests) and VM programs (build/bin)"
 
@@ -144,7 +146,7 @@ main() {
 			continue
 		fi
 		log=$logs/build-module-$(basename "$rel").log
-		nice make "${mflags[@]}" module KDIR="$kdir" >"$log" 2>&1
+		make "${mflags[@]}" module KDIR="$kdir" >"$log" 2>&1
 		rc=$?
 		[ "$V" = 1 ] && indent <"$log"
 		if [ "$rc" != 0 ]; then
@@ -224,7 +226,7 @@ main() {
 	fi
 	for u in "${units[@]}"; do
 		log=$logs/unit-${u//\//_}.log
-		logged "$log" nice make "${mflags[@]}" "$u"
+		logged "$log" make "${mflags[@]}" "$u"
 		rc=$?
 		# A unit target that prints TAP counts per test case.
 		read -r p f s < <(awk '
