@@ -24,7 +24,7 @@ SOCKDUP_STATE=/tmp/sockdup
 # Taint bits that an out-of-tree, unsigned module sets on load: O and E.
 SOCKDUP_TAINT_OK=12288
 # Kernel log lines that fail a run.
-SOCKDUP_BAD_KMSG='WARNING:|BUG:|kernel BUG|Oops|general protection|Kernel panic|possible .*locking|circular locking|recursive locking|inconsistent lock|lock held when returning|non-static key|lockdep|KASAN|UBSAN|[Rr][Cc][Uu].*stall|refcount_t|kmemleak|soft lockup|hard LOCKUP|blocked for more than|list_(add|del) corruption|Call Trace'
+SOCKDUP_BAD_KMSG='WARNING:|BUG:|kernel BUG|Oops|general protection|Kernel panic|possible .*locking|circular locking|recursive locking|inconsistent lock|lock held when returning|non-static key|lockdep|KASAN|UBSAN|[Rr][Cc][Uu].*detected stall|refcount_t|kmemleak|soft lockup|hard LOCKUP|blocked for more than|list_(add|del) corruption|Call Trace'
 
 mkdir -p "$SOCKDUP_STATE"
 

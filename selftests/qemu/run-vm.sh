@@ -123,8 +123,8 @@ died_before_module()
 # first_report: the first line of a kernel report on the console, if any.
 first_report()
 {
-	tr -d '\r' <"$console" | grep -m 1 -E \
-		'WARNING:|BUG:|kernel BUG|Oops|general protection|KASAN|UBSAN|blocked for more than|soft lockup|hard LOCKUP|[Rr][Cc][Uu].*stall|Kernel panic' |
+	tr -d '\r' <"$console" | grep -vi 'command line' | grep -m 1 -E \
+		'WARNING:|BUG:|kernel BUG|Oops|general protection|KASAN|UBSAN|blocked for more than|soft lockup|hard LOCKUP|[Rr][Cc][Uu].*detected stall|Kernel panic' |
 		sed 's/^\[ *[0-9.]*\] //' || true
 }
 
@@ -315,7 +315,7 @@ main() {
 			# pipefail here, or SIGPIPE would end the script.
 			set +o pipefail
 			first=$(tr -d '\r' <"$console" | grep -n -m 1 -E \
-				'cut here|WARNING:|BUG:|kernel BUG|Oops|general protection|KASAN|UBSAN|blocked for more than|soft lockup|hard LOCKUP|[Rr][Cc][Uu].*stall|Kernel panic' |
+				'cut here|WARNING:|BUG:|kernel BUG|Oops|general protection|KASAN|UBSAN|blocked for more than|soft lockup|hard LOCKUP|[Rr][Cc][Uu].*detected stall|Kernel panic' |
 				cut -d: -f1)
 			if [ -n "$first" ]; then
 				echo "# ${console#"$top"/} from line $first:"
