@@ -716,7 +716,20 @@ static int cmd_list(int argc, char **argv)
 	if (argc > 1)
 		return usage_error("unexpected argument '%s'", argv[1]);
 
-	/* the set can grow between calls: retry until it fits */
+	/*
+	 * Size the first try from the counters rather than from a LIST that
+	 * only counts: one walk of the table instead of two, usually.  The
+	 * set can grow between calls: retry until it fits.
+	 */
+	ret = sockdup_stats(&st);
+	if (ret < 0)
+		return lib_error(ret, NULL);
+	if (st.pending < INT_MAX / 2) {
+		cap = (unsigned int)(sees_all() ? st.pending : st.user_pending) + 16;
+		v = calloc(cap, sizeof(*v));
+		if (!v)
+			return fail(EXIT_FAIL, "out of memory");
+	}
 	for (;;) {
 		n = sockdup_list(v, cap, &total);
 		if (n < 0) {
