@@ -12,6 +12,10 @@
 #                          one VM run (default: KDIR's kernel, mode check)
 #   make vm-all MODE=<mode>  one VM run per tested kernel (KERNELS)
 #   make deps              install missing packages, extract kselftest/checkpatch
+#   make deb               Debian packages in build/deb/ (debian/build.mk)
+#   make dkms-install      register the module source with DKMS and build and
+#                          install it for every kernel with headers (any
+#                          distribution with dkms; dkms-uninstall undoes it)
 #   make style             checkpatch.pl --strict and kernel-doc
 #   make clean | install | help
 #   V=1                    show the commands and the VM consoles
@@ -40,6 +44,10 @@ export V
 
 BUILD := $(CURDIR)/build
 
+# The version of the module (MODULE_VERSION), the library and the packages:
+# VERSION is the one place that sets it.
+SOCKDUP_VERSION ?= $(shell cat VERSION)
+
 # The kernel to build for: the running kernel's build tree when it has one,
 # otherwise the newest installed Debian headers.
 KDIR ?= $(or $(wildcard /lib/modules/$(shell uname -r)/build),$(shell \
@@ -66,7 +74,7 @@ clean-y :=
 -include $(filter-out build/%,$(wildcard */build.mk selftests/*/build.mk))
 
 .PHONY: all deps module tests vmbins vm-inputs vm vm-all check style install \
-	clean help
+	dkms-install dkms-uninstall clean help
 
 all: deps module tests $(all-y)
 
@@ -86,7 +94,7 @@ module:
 		[ -e "$$f" ] || continue; \
 		[ -e "$${f#$(MODDIR)/}" ] || rm -f "$$f" "$${f%.c}.o"; \
 	done
-	$(Q)cp -p Kbuild $(MODDIR)/
+	$(Q)cp -p Kbuild VERSION $(MODDIR)/
 	$(Q)cp -p $(wildcard module/*.[ch]) $(MODDIR)/module/
 	$(Q)cp -p $(wildcard uapi/linux/*.h) $(MODDIR)/uapi/linux/
 	$(Q)$(MAKE) -C $(KDIR) M=$(MODDIR) modules
@@ -123,6 +131,38 @@ style: deps
 install: module $(install-y)
 	$(Q)$(MAKE) -C $(KDIR) M=$(MODDIR) CONFIG_MODULE_SIG_ALL= modules_install
 	$(Q)$(if $(INSTALL_MOD_PATH),:,depmod -a $(KRELEASE))
+
+# DKMS from the source tree, for distributions without the Debian packages:
+# the module source (Kbuild, VERSION, module/, uapi/ and dkms.conf, never
+# this Makefile) goes to /usr/src/sockdup-<version>/, then dkms builds and
+# installs it for every kernel that has headers, and again for each new
+# kernel (AUTOINSTALL).  Nothing here calls apt-get.
+DKMS_SRC = /usr/src/sockdup-$(SOCKDUP_VERSION)
+dkms-install:
+	$(Q)command -v dkms >/dev/null || \
+		{ echo "dkms is not installed: install your distribution's dkms package" >&2; exit 1; }
+	$(Q)if dkms status -m sockdup | grep -q .; then \
+		echo "DKMS already has sockdup ($$(dkms status -m sockdup | head -n 1)): make dkms-uninstall first" >&2; \
+		exit 1; fi
+	$(Q)rm -rf $(DKMS_SRC)
+	$(Q)install -d $(DKMS_SRC)/module $(DKMS_SRC)/uapi/linux
+	$(Q)install -m 644 Kbuild VERSION $(DKMS_SRC)/
+	$(Q)install -m 644 $(wildcard module/*.[ch]) $(DKMS_SRC)/module/
+	$(Q)install -m 644 $(wildcard uapi/linux/*.h) $(DKMS_SRC)/uapi/linux/
+	$(Q)sed 's/#MODULE_VERSION#/$(SOCKDUP_VERSION)/' dkms.conf >$(DKMS_SRC)/dkms.conf
+	$(Q)dkms add -m sockdup -v $(SOCKDUP_VERSION)
+	$(Q)rc=0; for k in $$(ls /lib/modules); do \
+		[ -e /lib/modules/$$k/build/include ] || \
+			{ echo "sockdup: no headers for $$k, skipped"; continue; }; \
+		dkms install -m sockdup -v $(SOCKDUP_VERSION) -k $$k; \
+		case $$? in 0) ;; 77) echo "sockdup: $$k is not supported, skipped" ;; *) rc=1 ;; esac; \
+	done; dkms status -m sockdup; exit $$rc
+
+dkms-uninstall:
+	$(Q)for v in $$(dkms status -m sockdup | sed -n 's|^sockdup/\([^,:]*\).*|\1|p' | sort -u); do \
+		dkms remove -m sockdup -v $$v --all || exit 1; \
+		rm -rf /usr/src/sockdup-$$v; \
+	done
 
 clean: $(clean-y)
 	$(Q)rm -rf build

@@ -156,3 +156,4 @@ module_exit(sockdup_exit);
 
 MODULE_DESCRIPTION("Hand an open socket to one named process through a single-use cookie");
 MODULE_LICENSE("GPL");
+MODULE_VERSION(SOCKDUP_VERSION);

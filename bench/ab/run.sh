@@ -51,7 +51,7 @@ build_variant()
 	local name=$1 patches=$2 d=$work/mod-$1 p
 	rm -rf "$d"
 	mkdir -p "$d/uapi/linux"
-	cp "$top/Kbuild" "$d/"
+	cp "$top/Kbuild" "$top/VERSION" "$d/"
 	cp -r "$top/module" "$d/"
 	cp "$top"/uapi/linux/*.h "$d/uapi/linux/"
 	for p in ${patches//+/ }; do
