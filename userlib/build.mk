@@ -21,7 +21,10 @@
 
 UL_GOAL := $(.DEFAULT_GOAL)
 
-UL_VERSION	:= 0.1.0
+# VERSION (top directory) sets the version of the module, the library and
+# the packages; SOCKDUP_VERSION=... on the command line overrides it.
+SOCKDUP_VERSION	?= $(shell cat VERSION)
+UL_VERSION	:= $(SOCKDUP_VERSION)
 UL_SONAME	:= libsockdup.so.0
 UL_B		:= build/userlib
 UL_LIB		:= build/lib
@@ -29,7 +32,11 @@ UL_BIN		:= build/bin
 UL_CC		?= $(CC)
 UL_CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wformat=2 \
 		   -Wstrict-prototypes -Wmissing-prototypes \
+		   -DSOCKDUP_VERSION='"$(UL_VERSION)"' \
 		   -I uapi -I userlib/include $(USERLIB_CFLAGS)
+# USERLIB_CFLAGS and USERLIB_LDFLAGS add to the compile and link commands
+# (debian/rules passes dpkg-buildflags' hardening flags through them).
+UL_LDFLAGS	:= $(USERLIB_LDFLAGS)
 UL_Q		= $(if $(filter 1,$(V)),,@)
 UL_SAY		= $(if $(filter 1,$(V)),@true,@printf '  %-7s %s\n')
 
@@ -67,7 +74,7 @@ $(UL_B)/%.o: userlib/%.c $(UL_HDRS)
 $(UL_SO): $(UL_OBJS) userlib/libsockdup.map
 	@mkdir -p $(@D)
 	$(UL_SAY) LD $@
-	$(UL_Q)$(UL_CC) -shared -Wl,-soname,$(UL_SONAME) \
+	$(UL_Q)$(UL_CC) $(UL_LDFLAGS) -shared -Wl,-soname,$(UL_SONAME) \
 		-Wl,--version-script=userlib/libsockdup.map -Wl,-z,defs \
 		-o $@ $(UL_OBJS) -pthread
 
@@ -85,10 +92,19 @@ $(UL_BIN)/broker: examples/broker.c
 $(UL_BIN)/restart: examples/restart.c
 $(UL_BIN)/tcpclient: examples/tcpclient.c
 $(UL_BIN)/listenfds-echo: userlib/tests/listenfds_echo.c
-$(UL_PROGS): $(UL_A) $(UL_HDRS)
+$(UL_PROGS): $(UL_A) $(UL_HDRS) VERSION
 	@mkdir -p $(@D)
 	$(UL_SAY) CC $@
-	$(UL_Q)$(UL_CC) $(UL_CFLAGS) -static -o $@ $(filter %.c,$^) $(UL_A) -pthread
+	$(UL_Q)$(UL_CC) $(UL_CFLAGS) $(UL_LDFLAGS) -static -o $@ $(filter %.c,$^) $(UL_A) -pthread
+
+# The tool linked against the shared library, as distributions ship it
+# (debian/rules installs this one with UL_INSTALL_TOOL).
+UL_TOOL_SHARED	:= $(UL_B)/shared/sockdup
+$(UL_TOOL_SHARED): userlib/tools/sockdup.c $(UL_LIB)/libsockdup.so $(UL_HDRS) VERSION
+	@mkdir -p $(@D)
+	$(UL_SAY) CC $@
+	$(UL_Q)$(UL_CC) $(UL_CFLAGS) $(UL_LDFLAGS) -o $@ $< -L$(UL_LIB) -lsockdup
+UL_INSTALL_TOOL	?= $(UL_BIN)/sockdup
 
 # ---- host unit tests ----
 
@@ -115,7 +131,10 @@ $(UL_B)/libsockdup.pc: userlib/libsockdup.pc.in
 	$(UL_Q)sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|; s|@VERSION@|$(UL_VERSION)|' $< > $@
 
 .PHONY: $(UL_B)/libsockdup.pc
-userlib-install: userlib $(UL_B)/libsockdup.pc
+# Man pages get the version in their .TH line on the way.
+UL_MAN_SED	:= sed '/^\.TH /s/"\(lib\)\{0,1\}sockdup [^"]*"/"\1sockdup $(UL_VERSION)"/'
+userlib-install: $(UL_SO) $(UL_LIB)/$(UL_SONAME) $(UL_LIB)/libsockdup.so $(UL_A) \
+		 $(UL_INSTALL_TOOL) $(UL_B)/libsockdup.pc
 	$(UL_SAY) INSTALL '$(DESTDIR)$(PREFIX)'
 	$(UL_Q)install -d '$(DESTDIR)$(LIBDIR)' '$(DESTDIR)$(INCLUDEDIR)/linux' \
 		'$(DESTDIR)$(PKGCONFIGDIR)' '$(DESTDIR)$(BINDIR)' \
@@ -127,9 +146,12 @@ userlib-install: userlib $(UL_B)/libsockdup.pc
 	$(UL_Q)install -m 644 userlib/include/sockdup.h '$(DESTDIR)$(INCLUDEDIR)/'
 	$(UL_Q)install -m 644 uapi/linux/sockdup.h '$(DESTDIR)$(INCLUDEDIR)/linux/'
 	$(UL_Q)install -m 644 $(UL_B)/libsockdup.pc '$(DESTDIR)$(PKGCONFIGDIR)/'
-	$(UL_Q)install -m 755 $(UL_BIN)/sockdup '$(DESTDIR)$(BINDIR)/'
-	$(UL_Q)install -m 644 $(UL_MAN1) '$(DESTDIR)$(MANDIR)/man1/'
-	$(UL_Q)install -m 644 $(UL_MAN3) '$(DESTDIR)$(MANDIR)/man3/'
+	$(UL_Q)install -m 755 $(UL_INSTALL_TOOL) '$(DESTDIR)$(BINDIR)/sockdup'
+	$(UL_Q)for m in $(UL_MAN1) $(UL_MAN3); do \
+		s=$${m##*.}; \
+		$(UL_MAN_SED) $$m >'$(DESTDIR)$(MANDIR)'/man$$s/$${m##*/} && \
+		chmod 644 '$(DESTDIR)$(MANDIR)'/man$$s/$${m##*/} || exit 1; \
+	done
 
 userlib-uninstall:
 	$(UL_Q)rm -f '$(DESTDIR)$(LIBDIR)/libsockdup.a' \

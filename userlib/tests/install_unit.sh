@@ -21,12 +21,13 @@ t() {
 	fi
 }
 
+ver=$(cat VERSION)
 echo "TAP version 13"
 make --no-print-directory -f userlib/build.mk userlib-install \
 	DESTDIR="$dest" PREFIX=/usr >"$dest/log" 2>&1
 t $? "make userlib-install DESTDIR=... PREFIX=/usr"
 lib=$dest/usr/lib
-for f in lib/libsockdup.so.0.1.0 lib/libsockdup.so.0 lib/libsockdup.so \
+for f in lib/libsockdup.so.$ver lib/libsockdup.so.0 lib/libsockdup.so \
 	lib/libsockdup.a include/sockdup.h include/linux/sockdup.h \
 	lib/pkgconfig/libsockdup.pc bin/sockdup share/man/man1/sockdup.1 \
 	share/man/man3/sockdup_share.3; do
@@ -34,18 +35,22 @@ for f in lib/libsockdup.so.0.1.0 lib/libsockdup.so.0 lib/libsockdup.so \
 	t $? "installed $f"
 done
 test "$(readlink "$lib/libsockdup.so")" = libsockdup.so.0 &&
-	test "$(readlink "$lib/libsockdup.so.0")" = libsockdup.so.0.1.0
-t $? "libsockdup.so -> libsockdup.so.0 -> libsockdup.so.0.1.0"
-readelf -d "$lib/libsockdup.so.0.1.0" | grep -q 'SONAME.*\[libsockdup.so.0\]'
+	test "$(readlink "$lib/libsockdup.so.0")" = "libsockdup.so.$ver"
+t $? "libsockdup.so -> libsockdup.so.0 -> libsockdup.so.$ver (VERSION)"
+readelf -d "$lib/libsockdup.so.$ver" | grep -q 'SONAME.*\[libsockdup.so.0\]'
 t $? "soname is libsockdup.so.0"
 
 api=$(sed -n 's/^[[:space:]]*\(sockdup_[a-z_]*\);$/\1/p' userlib/libsockdup.map | sort)
-exported=$(objdump -T "$lib/libsockdup.so.0.1.0" | awk '$4 != "*UND*" && /LIBSOCKDUP_0.1/ && $NF ~ /^sockdup_/ {print $NF}' | sort)
+exported=$(objdump -T "$lib/libsockdup.so.$ver" | awk '$4 != "*UND*" && /LIBSOCKDUP_0.1/ && $NF ~ /^sockdup_/ {print $NF}' | sort)
 test -n "$api" && test "$api" = "$exported"
 t $? "exports exactly the version script's functions at LIBSOCKDUP_0.1"
-others=$(objdump -T "$lib/libsockdup.so.0.1.0" | awk '$4 != "*UND*" && $NF !~ /^sockdup_/ && $NF != "LIBSOCKDUP_0.1" && $2 == "g"' )
+others=$(objdump -T "$lib/libsockdup.so.$ver" | awk '$4 != "*UND*" && $NF !~ /^sockdup_/ && $NF != "LIBSOCKDUP_0.1" && $2 == "g"' )
 test -z "$others"
 t $? "exports nothing else (no internal symbols)"
+major=$(sed -n 's/^#define LIBSOCKDUP_VERSION_MAJOR[[:space:]]*//p' userlib/include/sockdup.h)
+minor=$(sed -n 's/^#define LIBSOCKDUP_VERSION_MINOR[[:space:]]*//p' userlib/include/sockdup.h)
+test "$major.$minor" = "$(echo "$ver" | cut -d. -f1,2)"
+t $? "sockdup.h's LIBSOCKDUP_VERSION_MAJOR.MINOR ($major.$minor) is VERSION's ($ver)"
 hdr=$(sed -n 's/^int \(sockdup_[a-z_]*\)(.*/\1/p' userlib/include/sockdup.h | sort)
 test "$hdr" = "$api"
 t $? "every function declared in sockdup.h is in the version script"
@@ -56,6 +61,10 @@ for f in $api; do
 done
 test -z "$missing"
 t $? "a man page for every public function${missing:+ (missing:$missing)}"
+
+stale=$(grep -L "^\.TH .*\"\(lib\)\{0,1\}sockdup $ver\"" "$dest"/usr/share/man/man*/*)
+test -z "$stale"
+t $? "every installed man page carries version $ver${stale:+ (not:$stale)}"
 
 if command -v groff >/dev/null; then
 	# from the man root, as man(1) reads them: ".so man3/x.3" links resolve

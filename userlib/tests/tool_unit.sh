@@ -5,7 +5,7 @@
 # tokens, exit codes, --help.  No module needed (device-dependent cases are
 # skipped where /dev/sockdup exists).  Prints TAP.
 #
-# usage: tool_unit.sh path/to/sockdup
+# usage: tool_unit.sh path/to/sockdup (from the top directory)
 tool=${1:?usage: tool_unit.sh SOCKDUP}
 n=0 failed=0 skipped=0
 good=sd1_AAECAwQFBgcICQoLDA0ODw
@@ -69,6 +69,7 @@ expect 0 "--help" -- --help
 expect_msg "Usage: sockdup exec" "--help prints the usage"
 expect 0 "exec --help" -- exec --help
 expect 0 "--version" -- --version
+expect_msg "^sockdup $(sed 's/[.]/\\./g' VERSION)$" "--version prints the version in VERSION"
 expect 2 "no command" --
 expect_msg "missing command" "no command: says what is missing"
 expect_no_msg "Usage: sockdup exec" "no command: a hint, not the whole usage"

@@ -863,8 +863,7 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (!strcmp(argv[1], "--version")) {
-		printf("sockdup %d.%d\n", LIBSOCKDUP_VERSION_MAJOR,
-		       LIBSOCKDUP_VERSION_MINOR);
+		printf("sockdup %s\n", SOCKDUP_VERSION);
 		return EXIT_OK;
 	}
 	c = command_of(argv[1]);
