@@ -27,6 +27,8 @@ packages=(
 	linux-source-6.12
 	# the debug kernel (selftests/qemu/debug/build-kernel.sh)
 	flex bison bc libelf-dev
+	# the Debian packages and their lane (make deb, selftests/packaging/)
+	debhelper dh-dkms dkms dpkg-dev lintian openssl pkgconf
 )
 
 tarball=/usr/src/linux-source-6.12.tar.xz
