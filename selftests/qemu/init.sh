@@ -12,6 +12,9 @@
 #   sockdup_time_factor=N  how much slower than an idle TCG guest this run
 #                        may be (run-vm.sh); the tests read it as
 #                        SOCKDUP_TIME_FACTOR (selftests/sd_time.h)
+#   sockdup_load=modprobe  load the installed module with modprobe (through
+#                        /lib/modules/<release>/modules.dep) instead of
+#                        insmod /sockdup/sockdup.ko (run-vm.sh SOCKDUP_VM_ROOT)
 #   anything else the mode reads (e.g. sockdup_tests=a_test,b_test)
 # The final line "@@sockdup PASS <nonce>" is printed only if every check
 # passed; a panic, a hang or a failed check never produces it.
@@ -42,6 +45,19 @@ echo 1 >/proc/sys/kernel/panic_on_rcu_stall 2>/dev/null
 
 mode=${sockdup_mode:-check}
 
+# sockdup_load: load the module the way this run asks for.
+sockdup_load()
+{
+	# shellcheck disable=SC2086 # word splitting of the parameters is wanted
+	if [ "${sockdup_load:-}" = modprobe ]; then
+		modprobe sockdup ${sockdup_insmod:-}
+	else
+		insmod /sockdup/sockdup.ko ${sockdup_insmod:-}
+	fi
+}
+how="insmod sockdup.ko"
+[ "${sockdup_load:-}" != modprobe ] || how="modprobe sockdup"
+
 run()
 {
 	local script=/sockdup/modes/$mode.sh rc loaded=
@@ -55,12 +71,11 @@ run()
 	# From here on a crash may be the module's (run-vm.sh retries a boot
 	# that died before this line, never one that died after it).
 	echo "@@sockdup loading sockdup.ko"
-	# shellcheck disable=SC2086 # word splitting of the parameters is wanted
-	if insmod /sockdup/sockdup.ko ${sockdup_insmod:-} && [ -c /dev/sockdup ]; then
-		sockdup_point ok "insmod sockdup.ko"
+	if sockdup_load && [ -c /dev/sockdup ]; then
+		sockdup_point ok "$how"
 		loaded=1
 	else
-		sockdup_point fail "insmod sockdup.ko"
+		sockdup_point fail "$how"
 	fi
 
 	if [ -z "$loaded" ]; then
@@ -86,10 +101,10 @@ run()
 		else
 			sockdup_point ok "rmmod sockdup"
 			# A second load proves the first unload released every name.
-			if insmod /sockdup/sockdup.ko && [ -c /dev/sockdup ] && rmmod sockdup; then
-				sockdup_point ok "insmod and rmmod again"
+			if sockdup_load && [ -c /dev/sockdup ] && rmmod sockdup; then
+				sockdup_point ok "${how%% *} and rmmod again"
 			else
-				sockdup_point fail "insmod and rmmod again"
+				sockdup_point fail "${how%% *} and rmmod again"
 			fi
 		fi
 	fi

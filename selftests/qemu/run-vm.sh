@@ -27,6 +27,12 @@
 #   SOCKDUP_VM_CPUS=N     guest CPUs (2)
 #   SOCKDUP_NO_BUILD=1    use the module and programs already built
 #   SOCKDUP_RESULT=FILE   also write the counts line to FILE
+#   SOCKDUP_VM_ROOT=DIR   copy the tree DIR over the initramfs root (installed
+#                         files: /usr/bin, /usr/lib, ...; programs there may be
+#                         dynamic if DIR holds their libraries).  When DIR has
+#                         lib/modules/<release>/, the guest loads sockdup from
+#                         there with modprobe (modules.dep) and the build
+#                         tree's sockdup.ko is not packed
 #   V=1                   show the console while the VM runs
 #
 # Output in build/<release>/: console-MODE.log (full console),
@@ -193,7 +199,14 @@ main() {
 		make -C "$top" $([ "${V:-0}" = 1 ] || echo --no-print-directory) vm-inputs KDIR="$kdir" >&2
 	fi
 	ko=$out/mod/sockdup.ko
-	[ -f "$ko" ] || die "$ko was not built"
+	vmroot=${SOCKDUP_VM_ROOT:-}
+	[ -z "$vmroot" ] || [ -d "$vmroot" ] || die "SOCKDUP_VM_ROOT=$vmroot: no such directory"
+	modprobe=0
+	if [ -n "$vmroot" ] && [ -d "$vmroot/lib/modules/$release" ]; then
+		modprobe=1
+		extra+=(sockdup_load=modprobe)
+	fi
+	[ "$modprobe" = 1 ] || [ -f "$ko" ] || die "$ko was not built"
 
 	say CPIO "$out/initramfs-$mode.cpio"
 	stage=$out/initramfs-$mode
@@ -208,7 +221,7 @@ main() {
 	install -m 0755 "$here/init.sh" "$stage/init"
 	cp "$here/lib.sh" "$stage/sockdup/"
 	cp "$top/selftests/settings" "$stage/sockdup/settings"
-	cp "$ko" "$stage/sockdup/sockdup.ko"
+	[ "$modprobe" = 1 ] || cp "$ko" "$stage/sockdup/sockdup.ko"
 	cp "$here"/modes/*.sh "$stage/sockdup/modes/"
 	ntests=0
 	for dir in tests bin; do
@@ -222,6 +235,7 @@ main() {
 			[ "$dir" = tests ] && ntests=$((ntests + 1))
 		done
 	done
+	[ -z "$vmroot" ] || cp -a "$vmroot/." "$stage/"
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
 		>"$stage/etc/passwd"
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
