@@ -7,7 +7,9 @@
 #   make check             style, builds and VM runs on every tested kernel
 #                          (VM_JOBS=1: one VM at a time; TESTS=a_test,b_test:
 #                          only those programs; DEBUG_LANE=0: without the
-#                          debug kernel, see selftests/qemu/debug/)
+#                          debug kernel, see selftests/qemu/debug/;
+#                          PKG_LANE=0: without the packaging lane, see
+#                          selftests/packaging/)
 #   make vm [KERNEL=<release|series|kernel dir>] [MODE=check] [TESTS=a_test,b_test]
 #                          one VM run (default: KDIR's kernel, mode check)
 #   make vm-all MODE=<mode>  one VM run per tested kernel (KERNELS)
@@ -119,7 +121,7 @@ vm-all:
 
 check:
 	$(Q)KERNELS="$(if $(filter command line environment,$(origin KERNELS)),$(KERNELS))" \
-		UNIT="$(unit-y)" DEBUG_LANE="$(DEBUG_LANE)" \
+		UNIT="$(unit-y)" DEBUG_LANE="$(DEBUG_LANE)" PKG_LANE="$(PKG_LANE)" \
 		VM_JOBS="$(VM_JOBS)" TESTS="$(TESTS)" scripts/check.sh
 
 style: deps

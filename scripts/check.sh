@@ -13,14 +13,20 @@
 #      on a machine builds that kernel (7-17 min on 2 cores), later runs
 #      find it in the cache; its lane takes about 6 min.  DEBUG_LANE=0
 #      skips it.
-#   5. host-side unit tests: every target of the Makefile's unit-y hook
+#   5. the packaging lane (selftests/packaging/run.sh), beside the last VM
+#      runs: make deb and lintian, apt-get install of the packages, DKMS
+#      builds for every kernel, a VM per kernel that modprobes the DKMS
+#      module and runs the installed tool and a pkg-config-built program,
+#      an upgrade, a purge that leaves nothing behind (about 5 min; needs
+#      root; one at a time per machine).  PKG_LANE=0 skips it.
+#   6. host-side unit tests: every target of the Makefile's unit-y hook
 # Every step is a test result; the last line is "N passed, N failed" (plus
 # ", N skipped"), counted over all steps and all kernels.  Exit status 1 if
 # anything failed.
 #
 # Environment (set by the Makefile): KERNELS (releases, series or kernel
 # directories), UNIT (unit-y targets), TESTS (only these test programs,
-# comma-separated), DEBUG_LANE, VM_JOBS (VM runs at a
+# comma-separated), DEBUG_LANE, PKG_LANE, VM_JOBS (VM runs at a
 # time, default 2; 1 with V=1), V.
 
 set -uo pipefail
@@ -127,6 +133,7 @@ main() {
 	result "$programs" "test programs (build/tests) and VM programs (build/bin)"
 
 	declare -A built
+	local -a releases=()
 	for k in "${kernels[@]}"; do
 		# The same resolution as run-vm.sh: a series, a release or a directory.
 		kdir=""
@@ -140,6 +147,7 @@ main() {
 			kdir=$k
 		elif [ -n "$rel" ] && [ -d "/usr/src/linux-headers-$rel" ]; then
 			kdir=/usr/src/linux-headers-$rel
+			releases+=("$rel")
 		fi
 		if [ -z "$kdir" ]; then
 			result 1 "sockdup.ko for $k: no such kernel"
@@ -206,6 +214,15 @@ main() {
 		fi
 		i=$((i + 1))
 	done
+	# The packaging lane (Debian kernels only: DKMS builds against their
+	# headers) runs beside the last VM runs.
+	local pkg_out=$logs/report-packaging pkg_res=$logs/result-packaging pkg_t=$SECONDS
+	if [ "${PKG_LANE:-1}" != 0 ] && [ "$programs" = 0 ]; then
+		echo "  PKG     packaging lane (report: build/check/${pkg_out##*/})"
+		(
+			SOCKDUP_RESULT=$pkg_res selftests/packaging/run.sh "${releases[@]}"
+		) >"$pkg_out" 2>&1 &
+	fi
 	wait
 	for ((i = 0; i < ${#lane_k[@]}; i++)); do
 		[ "$jobs" = 1 ] || grep -v '^  [A-Z]\+ \+' "${lane_out[i]}"
@@ -219,6 +236,20 @@ main() {
 			result 1 "VM run on ${lane_k[i]}: no result (see above)"
 		fi
 	done
+
+	if [ -f "$pkg_out" ]; then
+		echo "# packaging"
+		cat "$pkg_out"
+		echo "# lane packaging took $((SECONDS - pkg_t)) s (when it finished, with the VM runs)"
+		if [ -f "$pkg_res" ]; then
+			read -r p f s < <(sed -n 's/.* pass=\([0-9]*\) fail=\([0-9]*\) skip=\([0-9]*\).*/\1 \2 \3/p' "$pkg_res")
+			pass=$((pass + ${p:-0}))
+			fail=$((fail + ${f:-0}))
+			skip=$((skip + ${s:-0}))
+		else
+			result 1 "packaging lane: no result (see above)"
+		fi
+	fi
 
 	read -r -a units <<<"${UNIT:-}"
 	if [ "${#units[@]}" -gt 0 ]; then
