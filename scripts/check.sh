@@ -60,6 +60,17 @@ result() {	# result 0|1 description
 
 indent() { sed 's/^/#   /'; }
 
+# add_counts FILE: add a lane's "pass=N fail=N skip=N" line to the totals;
+# 1 when the lane left no such file.
+add_counts() {
+	local p f s
+	[ -f "$1" ] || return 1
+	read -r p f s < <(sed -n 's/.* pass=\([0-9]*\) fail=\([0-9]*\) skip=\([0-9]*\).*/\1 \2 \3/p' "$1")
+	pass=$((pass + ${p:-0}))
+	fail=$((fail + ${f:-0}))
+	skip=$((skip + ${s:-0}))
+}
+
 # Run a command with its output in a log; print the log when it fails (or
 # always with V=1).  Returns the command's status.
 logged() {	# logged LOG command...
@@ -216,7 +227,7 @@ main() {
 	done
 	# The packaging lane (Debian kernels only: DKMS builds against their
 	# headers) runs beside the last VM runs.
-	local pkg_out=$logs/report-packaging pkg_res=$logs/result-packaging pkg_t=$SECONDS
+	local pkg_out=$logs/report-packaging pkg_res=$logs/result-packaging
 	if [ "${PKG_LANE:-1}" != 0 ] && [ "$programs" = 0 ]; then
 		echo "  PKG     packaging lane (report: build/check/${pkg_out##*/})"
 		(
@@ -226,29 +237,14 @@ main() {
 	wait
 	for ((i = 0; i < ${#lane_k[@]}; i++)); do
 		[ "$jobs" = 1 ] || grep -v '^  [A-Z]\+ \+' "${lane_out[i]}"
-		res=${lane_res[i]}
-		if [ -f "$res" ]; then
-			read -r p f s < <(sed -n 's/.* pass=\([0-9]*\) fail=\([0-9]*\) skip=\([0-9]*\).*/\1 \2 \3/p' "$res")
-			pass=$((pass + ${p:-0}))
-			fail=$((fail + ${f:-0}))
-			skip=$((skip + ${s:-0}))
-		else
+		add_counts "${lane_res[i]}" ||
 			result 1 "VM run on ${lane_k[i]}: no result (see above)"
-		fi
 	done
 
 	if [ -f "$pkg_out" ]; then
 		echo "# packaging"
 		cat "$pkg_out"
-		echo "# lane packaging took $((SECONDS - pkg_t)) s (when it finished, with the VM runs)"
-		if [ -f "$pkg_res" ]; then
-			read -r p f s < <(sed -n 's/.* pass=\([0-9]*\) fail=\([0-9]*\) skip=\([0-9]*\).*/\1 \2 \3/p' "$pkg_res")
-			pass=$((pass + ${p:-0}))
-			fail=$((fail + ${f:-0}))
-			skip=$((skip + ${s:-0}))
-		else
-			result 1 "packaging lane: no result (see above)"
-		fi
+		add_counts "$pkg_res" || result 1 "packaging lane: no result (see above)"
 	fi
 
 	read -r -a units <<<"${UNIT:-}"

@@ -34,7 +34,8 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$top" || exit 2
 build=$top/build
 work=$build/packaging
-pkgs=(sockdup-dkms libsockdup0 libsockdup-dev sockdup)
+# Every binary package debian/control describes.
+read -r -a pkgs <<<"$(sed -n 's/^Package: //p' debian/control | tr '\n' ' ')"
 lock=/run/lock/sockdup-packaging.lock
 
 n=0 pass=0 fail=0 skip=0 start=$SECONDS
@@ -161,13 +162,22 @@ main() {
 	want=$(printf '%s\n' "${pkgs[@]}" | sort | tr '\n' ' ')
 	got=$(apt_get install -s -y ./build/deb/*.deb 2>&1 | awk '/^Inst / { print $2 }' | sort | tr '\n' ' ')
 	[ "$got" = "$want" ]
-	result $? "apt-get would install exactly the four packages, nothing else (${got:-nothing})"
+	result $? "apt-get would install exactly the ${#pkgs[@]} packages, nothing else (${got:-nothing})"
 	t=$SECONDS
 	installed=1
 	logged "$work/install.log" apt_get install -y -q ./build/deb/*.deb
 	rc=$?
 	result "$rc" "apt-get install ./build/deb/*.deb ($((SECONDS - t)) s, DKMS builds included)"
 	[ "$rc" = 0 ] || finish
+
+	# What DKMS got: Kbuild, no Makefile; a MAKE line that goes straight to
+	# the kernel's build system.
+	local conf=/usr/src/sockdup-$version/dkms.conf
+	[ -f "/usr/src/sockdup-$version/Kbuild" ] && [ ! -e "/usr/src/sockdup-$version/Makefile" ] &&
+		grep -q '^MAKE\[0\]="make -C ${kernel_source_dir} M=${dkms_tree}/' "$conf" &&
+		grep -q '^AUTOINSTALL="yes"' "$conf" && grep -q '^BUILD_EXCLUSIVE_KERNEL=' "$conf" &&
+		grep -q "^PACKAGE_VERSION=\"$version\"" "$conf"
+	result $? "/usr/src/sockdup-$version: Kbuild and no Makefile; dkms.conf: MAKE through the kernel's Kbuild, AUTOINSTALL, BUILD_EXCLUSIVE, version $version"
 
 	# 3. DKMS built and installed it for every kernel with headers
 	check_dkms "$version" || finish
