@@ -11,6 +11,6 @@
 DEB_DIR ?= build/deb
 
 .PHONY: deb
-deb: deps
+deb:
 	$(Q)scripts/deb.sh $(if $(filter 0,$(DEB_LINTIAN)),--no-lintian) \
 		$(DEB_DIR) $(SOCKDUP_VERSION)

@@ -11,9 +11,9 @@
 #      land in OUT/ (default build/deb/);
 #   4. lintian over the .changes: any error or warning fails (overrides in
 #      debian/*.lintian-overrides say why they are there).
-# Prints the packages with their sizes.  Needs what `make deps` installs
-# (debhelper, dh-dkms, dpkg-dev, lintian); calls neither apt-get nor make
-# deps itself.
+# Prints the packages with their sizes.  Installs what it needs when it is
+# missing (selftests/qemu/deps.sh --only: the compiler, debhelper, dh-dkms,
+# dpkg-dev, lintian; no kernels, no QEMU).
 #
 # Usage: scripts/deb.sh [--no-lintian] [OUT [VERSION]]
 #   VERSION defaults to the contents of VERSION; another one (make deb
@@ -39,6 +39,8 @@ if ! [[ $version =~ ^[0-9][A-Za-z0-9.+~]*$ ]]; then
 	echo "deb: '$version' is not a version dpkg accepts for this native package (digits, letters, . + ~; no -)" >&2
 	exit 2
 fi
+
+selftests/qemu/deps.sh --only gcc make libc6-dev debhelper dh-dkms dpkg-dev lintian
 
 case $out in
 /*) ;;

@@ -6,8 +6,9 @@
 # Debian's linux-source-6.12 tarball into build/.  Quick when everything is
 # already there: one dpkg-query and one stamp comparison.
 #
-# Usage: selftests/qemu/deps.sh [--no-install]
+# Usage: selftests/qemu/deps.sh [--no-install | --only PACKAGE...]
 #   --no-install  only report what is missing (exit 1 if anything is)
+#   --only        install just these packages when missing, nothing else
 
 set -euo pipefail
 
@@ -117,8 +118,14 @@ extract_sources() {
 }
 
 main() {
-	local install=1
+	local install=1 only=0
 	[ "${1:-}" = --no-install ] && install=0
+	# --only PKG...: just these packages (make deb needs no kernels or QEMU)
+	if [ "${1:-}" = --only ]; then
+		shift
+		packages=("$@")
+		only=1
+	fi
 
 	local -a missing
 	mapfile -t missing < <(missing_packages)
@@ -135,6 +142,7 @@ main() {
 		fi
 	fi
 
+	[ "$only" = 0 ] || return 0
 	mkdir -p "$build"
 	extract_sources
 }
