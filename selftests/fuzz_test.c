@@ -990,7 +990,12 @@ static void do_badptr(struct thr *t)
 		p = (void *)0xffff888000000000ULL;
 		break;
 	case 3:
-		p = (void *)(uintptr_t)rnd(&t->rng);
+		/* a random address, drawn again while it lands in a mapped
+		 * page: in a 32-bit process a good share of them would */
+		do
+			p = (void *)(uintptr_t)rnd(&t->rng);
+		while (!mincore((void *)((uintptr_t)p & ~(uintptr_t)4095), 1,
+				(unsigned char[1]){ 0 }));
 		break;
 	case 4:	/* straddles the guard page */
 		p = t->buf + ARGBUF - 1 - below(&t->rng, size - 1);
