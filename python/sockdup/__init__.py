@@ -1,0 +1,438 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+"""sockdup: hand an open socket to one named process, from Python.
+
+This is ``socket.share()`` / ``socket.fromshare()`` for Linux.  The sharer
+asks the kernel (the sockdup module, ``/dev/sockdup``) for a token that
+lets one target process open a second descriptor to the same socket; the
+token is short text that travels over any IPC (a pipe, an environment
+variable, argv, an HTTP header); the target turns it into a socket::
+
+    token = sockdup.share(listener, target_pid)      # sharer
+    ...send token to the target...
+    sock = sockdup.fromshare(token)                    # target
+
+Tokens are the ``sd1_`` tokens of libsockdup and the sockdup(1) tool: a
+token made in C redeems here and the other way round.  The package is pure
+Python (``fcntl.ioctl`` and ``struct``); it needs neither a compiler nor
+libsockdup.
+
+Errors are ``OSError`` with the kernel's errno and a message in sockdup's
+terms.  Python maps the errno to a subclass, so the usual ``except``
+clauses work:
+
+======================  =========  ==========================================
+exception               errno      meaning here
+======================  =========  ==========================================
+FileNotFoundError       ENOENT     no such share: the token is unknown, was
+                                   already redeemed, expired or was revoked
+PermissionError         EPERM      this process is not the share's target
+                                   (fromshare) or neither its sharer nor its
+                                   target (query, revoke); the share stays
+                                   valid for them
+PermissionError         EACCES     a security module (LSM) refused the
+                                   socket to this process; the share stays
+                                   valid
+ProcessLookupError      ESRCH      share: no such target process (or only a
+                                   thread id, or it has exited)
+OSError                 EBADF      share: the descriptor is not open
+OSError                 ENOTSOCK   share: the descriptor is not a socket
+OSError                 EINVAL     share: the TTL is above the module's
+                                   max_ttl_ms
+OSError                 EDQUOT     share: this user has max_per_user pending
+                                   shares
+OSError                 ENOSPC     share: the module has max_total pending
+                                   shares
+OSError                 EMFILE     fromshare: this process's descriptor
+                                   table is full (RLIMIT_NOFILE); the share
+                                   stays valid
+OSError                 ENODEV     /dev/sockdup does not exist: the sockdup
+                                   kernel module is not loaded
+======================  =========  ==========================================
+
+A malformed token raises ``ValueError`` before anything reaches the kernel.
+"""
+
+from __future__ import annotations
+
+import array
+import dataclasses
+import errno
+import fcntl
+import math
+import os
+import socket
+import stat
+import threading
+from typing import Optional, Union
+
+from . import _uapi
+from ._token import decode_token, encode_token
+
+__all__ = [
+    "DEVICE", "ShareInfo", "Stats", "decode_token", "encode_token",
+    "fromshare", "list_shares", "query", "revoke", "share", "stats",
+]
+__version__ = "0.1.0"
+
+DEVICE = _uapi.DEVICE
+
+SocketOrFd = Union[socket.socket, int]
+
+
+# ---- results ----------------------------------------------------------------
+
+def _family(value: int) -> Union[socket.AddressFamily, int]:
+    try:
+        return socket.AddressFamily(value)
+    except ValueError:
+        return value
+
+
+def _kind(value: int) -> Union[socket.SocketKind, int]:
+    try:
+        return socket.SocketKind(value)
+    except ValueError:
+        return value
+
+
+@dataclasses.dataclass(frozen=True)
+class ShareInfo:
+    """What a pending share holds (``struct sockdup_share_info``).
+
+    Attributes:
+        id: the share's number in listings; it does not reveal the token.
+        sock_ino: inode number of the socket, as in ``/proc/PID/fd`` links
+            (``socket:[INODE]``) and ``os.fstat(sock.fileno()).st_ino``.
+        family: address family (``socket.AF_INET``, ...; an int when Python
+            has no name for it).
+        type: socket type (``socket.SOCK_STREAM``, ...).
+        protocol: protocol number (``socket.IPPROTO_TCP``, ..., or 0).
+        sharer_pid: the sharing process, or None when it has exited or is not
+            visible in this pid namespace.
+        target_pid: the target process, or None likewise.
+        sharer_uid: effective uid of the sharer when it shared.
+        age_ms: milliseconds since the share was made.
+        ttl_left_ms: milliseconds until it expires.
+        nr_fds: number of sockets held by the share.
+    """
+
+    id: int
+    sock_ino: int
+    family: Union[socket.AddressFamily, int]
+    type: Union[socket.SocketKind, int]
+    protocol: int
+    sharer_pid: Optional[int]
+    target_pid: Optional[int]
+    sharer_uid: int
+    age_ms: int
+    ttl_left_ms: int
+    nr_fds: int
+
+    @classmethod
+    def _unpack(cls, raw: bytes) -> "ShareInfo":
+        (id_, ino, family, type_, proto, sharer, target, uid, age, ttl,
+         nr_fds, _reserved) = _uapi.SHARE_INFO.unpack(raw)
+        return cls(id=id_, sock_ino=ino, family=_family(family),
+                   type=_kind(type_), protocol=proto,
+                   sharer_pid=sharer if sharer > 0 else None,
+                   target_pid=target if target > 0 else None,
+                   sharer_uid=uid, age_ms=age, ttl_left_ms=ttl,
+                   nr_fds=nr_fds)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stats:
+    """The module's counters (``struct sockdup_stats``).
+
+    At any quiescent moment ``shared == redeemed + expired + revoked +
+    reaped + pending``.
+
+    Attributes:
+        pending: shares pending now, all users.
+        shared: shares made since the module was loaded.
+        redeemed: shares released by a successful redeem.
+        expired: shares released because their TTL ran out.
+        revoked: shares released by revoke (sharer or target).
+        reaped: shares released because their target process exited.
+        refused_user: shares refused with EDQUOT (per-user cap).
+        refused_global: shares refused with ENOSPC (global cap).
+        user_pending: pending shares charged to this process's user.
+        max_per_user: the per-user cap in force.
+        max_total: the global cap in force.
+    """
+
+    pending: int
+    shared: int
+    redeemed: int
+    expired: int
+    revoked: int
+    reaped: int
+    refused_user: int
+    refused_global: int
+    user_pending: int
+    max_per_user: int
+    max_total: int
+
+
+# ---- the device -------------------------------------------------------------
+
+_lock = threading.Lock()
+_dev_fd = -1
+
+
+def _forget_after_fork() -> None:
+    # The child drops the parent's descriptor and opens its own on first use.
+    global _dev_fd, _lock
+    _lock = threading.Lock()
+    if _dev_fd >= 0:
+        try:
+            os.close(_dev_fd)
+        except OSError:
+            pass
+    _dev_fd = -1
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _no_device(call: str) -> OSError:
+    return OSError(errno.ENODEV,
+                   f"sockdup {call}: {DEVICE} does not exist: the sockdup kernel "
+                   "module is not loaded (as root: modprobe sockdup)")
+
+
+def _open_device(call: str) -> int:
+    global _dev_fd
+    with _lock:
+        if _dev_fd < 0:
+            try:
+                _dev_fd = os.open(DEVICE, os.O_RDWR | os.O_CLOEXEC)
+            except OSError as e:
+                if e.errno in (errno.ENOENT, errno.ENXIO, errno.ENODEV):
+                    raise _no_device(call) from None
+                if e.errno in (errno.EACCES, errno.EPERM):
+                    raise OSError(e.errno, f"sockdup {call}: cannot open {DEVICE}: "
+                                  "permission denied (check its mode and group)") from None
+                raise OSError(e.errno, f"sockdup {call}: cannot open {DEVICE}: "
+                              f"{os.strerror(e.errno)}") from None
+        return _dev_fd
+
+
+def _is_device(fd: int) -> bool:
+    try:
+        fst = os.fstat(fd)
+        dst = os.stat(DEVICE)
+    except OSError:
+        return False
+    return stat.S_ISCHR(fst.st_mode) and fst.st_rdev == dst.st_rdev
+
+
+def _ioctl(call: str, request: int, buf: bytearray,
+           messages: dict[int, str]) -> int:
+    """Run one ioctl on the cached /dev/sockdup descriptor.
+
+    Returns the ioctl's result.  A failure raises OSError (the subclass
+    Python picks for the errno) with the message *messages* gives for that
+    errno, prefixed with "sockdup CALL: ".
+
+    A program that closed the descriptor behind our back (a daemon's
+    closefrom(), say) is noticed when the ioctl fails with EBADF or ENOTTY
+    on a descriptor that is no longer the device: the number is forgotten
+    (never closed: it may belong to someone else now) and the device opened
+    again, once.
+    """
+    global _dev_fd
+    for attempt in (0, 1):
+        fd = _open_device(call)
+        try:
+            return fcntl.ioctl(fd, request, buf, True)
+        except OSError as e:
+            code = e.errno if e.errno is not None else errno.EIO
+            if code in (errno.EBADF, errno.ENOTTY) and not attempt and not _is_device(fd):
+                with _lock:
+                    if _dev_fd == fd:
+                        _dev_fd = -1
+                continue
+            text = messages.get(code) or os.strerror(code)
+            raise OSError(code, f"sockdup {call}: {text}") from None
+    raise AssertionError("unreachable")
+
+
+_NO_SHARE = ("no such share: the token is unknown, already redeemed, expired "
+             "or revoked")
+
+
+# ---- the calls ----------------------------------------------------------------
+
+def _fileno(sock_or_fd: SocketOrFd) -> int:
+    if isinstance(sock_or_fd, bool):
+        raise TypeError("expected a socket or a descriptor number, not bool")
+    if isinstance(sock_or_fd, int):
+        return sock_or_fd
+    fileno = getattr(sock_or_fd, "fileno", None)
+    if fileno is None:
+        raise TypeError("expected a socket or a descriptor number, not "
+                        f"{type(sock_or_fd).__name__}")
+    return fileno()
+
+
+def share(sock_or_fd: SocketOrFd, pid: int, ttl: Optional[float] = None) -> str:
+    """Share a socket with process *pid*; return the token for it.
+
+    *sock_or_fd* is a ``socket.socket`` (or any object with ``fileno()``)
+    or a descriptor number.  Only process *pid* (any of its threads, also
+    after it calls exec) can redeem the token, once, with :func:`fromshare`
+    or with libsockdup (``sockdup_redeem_token()``, ``sockdup exec``).
+    *ttl* is the share's lifetime in seconds (None: the module's
+    default_ttl_ms, 60 s unless changed).
+
+    The share holds the socket open until it is redeemed, revoked, expires or
+    its target exits: the caller may close its own socket and even exit
+    right after sharing.
+
+    Raises OSError: EBADF (the descriptor is not open), ENOTSOCK (not a
+    socket), ESRCH as ProcessLookupError (no such process, a thread id or
+    an exited process), EINVAL (*ttl* above the module's max_ttl_ms), EDQUOT
+    (this user's pending shares are at max_per_user), ENOSPC (all pending
+    shares are at max_total), ENODEV (no /dev/sockdup).  ValueError for a
+    pid below 1 or a TTL that is not positive or does not fit.
+    """
+    fd = _fileno(sock_or_fd)
+    if isinstance(pid, bool) or not isinstance(pid, int):
+        raise TypeError(f"pid must be an int, not {type(pid).__name__}")
+    if pid <= 0 or pid > 0x7FFFFFFF:
+        raise ValueError(f"pid must be a process id (1 or more), not {pid}")
+    ttl_ms = 0
+    if ttl is not None:
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+            raise TypeError(f"ttl must be a number of seconds, not {type(ttl).__name__}")
+        if not (ttl > 0 and math.isfinite(ttl)):
+            raise ValueError(f"ttl must be a positive number of seconds, not {ttl}")
+        ttl_ms = max(1, round(ttl * 1000))
+        if ttl_ms > 0xFFFFFFFF:
+            raise ValueError(f"ttl of {ttl} s does not fit sockdup's 32-bit "
+                             "milliseconds (at most 4294967.295 s)")
+    if fd < 0 or fd > 0x7FFFFFFF:
+        raise OSError(errno.EBADF, f"sockdup share: descriptor {fd} is not open")
+
+    buf = bytearray(_uapi.SHARE.pack(0, fd, pid, ttl_ms, bytes(16), 0))
+    _ioctl("share", _uapi.IOC_SHARE, buf, {
+        errno.EBADF: f"descriptor {fd} is not open",
+        errno.ENOTSOCK: f"descriptor {fd} is not a socket",
+        errno.ESRCH: f"no process with pid {pid} (it has exited, or {pid} "
+                     "is a thread id, not a process)",
+        errno.EINVAL: f"ttl of {ttl_ms} ms refused: it is above the "
+                      "module's max_ttl_ms" if ttl_ms else
+                      "refused with EINVAL by the module",
+        errno.EDQUOT: "too many pending shares for this user (module "
+                      "parameter max_per_user); redeem, revoke or let some "
+                      "expire",
+        errno.ENOSPC: "too many pending shares in total (module parameter "
+                      "max_total)",
+    })
+    cookie = _uapi.SHARE.unpack(buf)[4]
+    return encode_token(cookie)
+
+
+def fromshare(token: Union[str, bytes], *, inheritable: bool = False) -> socket.socket:
+    """Redeem *token*; return a new socket object for the shared socket.
+
+    The socket's family, type and protocol are read from the descriptor.
+    It is the same open socket as the sharer's: options, O_NONBLOCK and
+    queued data are shared, and it closes when the last descriptor does.
+    The new descriptor is close-on-exec unless *inheritable* is true.
+    Exactly one redeem of a token succeeds.
+
+    Raises ValueError for a malformed token; OSError: ENOENT as
+    FileNotFoundError (unknown, redeemed, expired or revoked), EPERM as
+    PermissionError (this process is not the target), EMFILE (descriptor
+    table full), an LSM's errno (EACCES, as PermissionError) when a
+    security module refuses, ENODEV (no /dev/sockdup).  Except for ENOENT,
+    a failed redeem leaves the share valid.
+    """
+    cookie = decode_token(token)
+    flags = 0 if inheritable else _uapi.REDEEM_CLOEXEC
+    buf = bytearray(_uapi.REDEEM.pack(flags, 0, cookie))
+    fd = _ioctl("fromshare", _uapi.IOC_REDEEM, buf, {
+        errno.ENOENT: _NO_SHARE,
+        errno.EPERM: f"this process (pid {os.getpid()}) is not the "
+                     "share's target; the share stays valid for it",
+        errno.EACCES: "a security module refused the socket to this "
+                      "process; the share stays valid",
+        errno.EMFILE: "this process's descriptor table is full "
+                      "(RLIMIT_NOFILE); the share stays valid",
+    })
+    try:
+        return socket.socket(fileno=fd)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def query(token: Union[str, bytes]) -> ShareInfo:
+    """Return what the share behind *token* holds, without redeeming it.
+
+    Only the sharing process or the target may ask.  Raises ValueError for
+    a malformed token; OSError: ENOENT as FileNotFoundError (unknown,
+    redeemed, expired or revoked), EPERM as PermissionError (neither the
+    sharer nor the target), ENODEV (no /dev/sockdup).
+    """
+    cookie = decode_token(token)
+    buf = bytearray(_uapi.QUERY_HEAD.pack(0, 0, cookie) + bytes(_uapi.SHARE_INFO.size))
+    _ioctl("query", _uapi.IOC_QUERY, buf, {
+        errno.ENOENT: _NO_SHARE,
+        errno.EPERM: f"this process (pid {os.getpid()}) is neither the "
+                     "share's sharer nor its target",
+    })
+    return ShareInfo._unpack(bytes(buf[_uapi.QUERY_HEAD.size:]))
+
+
+def revoke(token: Union[str, bytes]) -> None:
+    """Withdraw (as the sharer) or decline (as the target) a pending share.
+
+    Raises ValueError for a malformed token; OSError: ENOENT as
+    FileNotFoundError (unknown, redeemed, expired or revoked), EPERM as
+    PermissionError (neither the sharer nor the target), ENODEV (no
+    /dev/sockdup).
+    """
+    cookie = decode_token(token)
+    buf = bytearray(_uapi.REVOKE.pack(0, 0, cookie))
+    _ioctl("revoke", _uapi.IOC_REVOKE, buf, {
+        errno.ENOENT: _NO_SHARE,
+        errno.EPERM: f"this process (pid {os.getpid()}) is neither the "
+                     "share's sharer nor its target",
+    })
+
+
+def stats() -> Stats:
+    """Return the module's counters.  Raises OSError ENODEV (no /dev/sockdup)."""
+    buf = bytearray(_uapi.STATS.size)
+    _ioctl("stats", _uapi.IOC_STATS, buf, {})
+    values = _uapi.STATS.unpack(buf)[2:]
+    return Stats(**dict(zip(_uapi.STATS_FIELDS, values)))
+
+
+def list_shares() -> list[ShareInfo]:
+    """Return the pending shares visible to this process.
+
+    Root (CAP_SYS_ADMIN in the initial user namespace) sees every pending
+    share; anyone else sees the shares made by their uid and those whose
+    target is a process of their uid.  Raises OSError ENODEV (no
+    /dev/sockdup).
+    """
+    size = _uapi.SHARE_INFO.size
+    capacity = 0
+    while True:
+        # array.array's buffer does not move until it is resized: its address
+        # is what the kernel writes the records to.
+        entries = array.array("B", bytes(capacity * size))
+        address = entries.buffer_info()[0] if capacity else 0
+        buf = bytearray(_uapi.LIST.pack(0, size, address, capacity, 0, 0))
+        _ioctl("list_shares", _uapi.IOC_LIST, buf, {})
+        count, total = _uapi.LIST.unpack(buf)[4:6]
+        # the set can grow between the calls: ask again until it fits
+        if total <= count:
+            raw = entries.tobytes()
+            return [ShareInfo._unpack(raw[i * size:(i + 1) * size])
+                    for i in range(count)]
+        capacity = min(total + 16, 0x7FFFFFFF // size)
