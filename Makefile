@@ -29,6 +29,9 @@
 # selftests/*/build.mk), which may append targets to these hooks:
 #   all-y      built by plain `make` (library, tools, examples)
 #   vmbin-y    put static programs in build/bin/ (copied to /sockdup/bin)
+#   vmroot-y   put other files for the VM under build/vmroot/ (copied to
+#              the VM's root as they are: dynamic programs with their
+#              libraries, python3; see selftests/qemu/vmroot-elf.sh)
 #   unit-y     host-side unit tests, run by `make check` (exit 0 = pass)
 #   install-y  run by `make install`
 #   clean-y    run by `make clean`
@@ -70,13 +73,14 @@ all:
 
 all-y :=
 vmbin-y :=
+vmroot-y :=
 unit-y :=
 install-y :=
 clean-y :=
 -include $(filter-out build/%,$(wildcard */build.mk selftests/*/build.mk))
 
-.PHONY: all deps module tests vmbins vm-inputs vm vm-all check style install \
-	dkms-install dkms-uninstall clean help
+.PHONY: all deps module tests vmbins vmroot vm-inputs vm vm-all check style \
+	install dkms-install dkms-uninstall clean help
 
 all: deps module tests $(all-y)
 
@@ -106,8 +110,10 @@ tests: deps
 
 vmbins: $(vmbin-y)
 
+vmroot: $(vmroot-y)
+
 # What selftests/qemu/run-vm.sh needs before it packs an initramfs.
-vm-inputs: module tests vmbins
+vm-inputs: module tests vmbins vmroot
 
 vm:
 	$(Q)selftests/qemu/run-vm.sh $(or $(KERNEL),$(KRELEASE)) $(MODE) \

@@ -139,9 +139,9 @@ main() {
 	# other task of a busy machine and the check would take hours.
 	exec 9>"$build/.lock"
 	flock 9
-	logged "$logs/build-programs.log" make "${mflags[@]}" tests vmbins
+	logged "$logs/build-programs.log" make "${mflags[@]}" tests vmbins vmroot
 	programs=$?
-	result "$programs" "test programs (build/tests) and VM programs (build/bin)"
+	result "$programs" "test programs (build/tests), VM programs (build/bin) and files (build/vmroot)"
 
 	declare -A built
 	local -a releases=()

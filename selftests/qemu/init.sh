@@ -19,7 +19,7 @@
 # The final line "@@sockdup PASS <nonce>" is printed only if every check
 # passed; a panic, a hang or a failed check never produces it.
 
-export PATH=/sockdup/bin:/bin HOME=/root TMPDIR=/tmp SOCKDUP_VM=1
+export PATH=/sockdup/bin:/bin:/usr/bin:/usr/sbin HOME=/root TMPDIR=/tmp SOCKDUP_VM=1
 export SOCKDUP_TIME_FACTOR="${sockdup_time_factor:-1}"
 umask 022
 

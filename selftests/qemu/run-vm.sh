@@ -15,7 +15,8 @@
 #           kernel build tree itself (arch/x86/boot/bzImage inside).
 #   MODE    runs selftests/qemu/modes/MODE.sh inside the VM (check, ...).
 #           A line "# vm-timeout: SECONDS" in the mode script sets the boot
-#           timeout for it.
+#           timeout for it; a line "# vm-root: yes" puts build/vmroot/ (the
+#           Makefile's vmroot-y hook) into its initramfs.
 #   name=value  words added to the kernel command line, which the kernel
 #           hands to /init as environment variables (sockdup_tests=a,b
 #           limits the check mode to those programs).
@@ -223,6 +224,11 @@ main() {
 	cp "$top/selftests/settings" "$stage/sockdup/settings"
 	[ "$modprobe" = 1 ] || cp "$ko" "$stage/sockdup/sockdup.ko"
 	cp "$here"/modes/*.sh "$stage/sockdup/modes/"
+	# build/vmroot/ (the Makefile's vmroot-y hook: python3, real servers
+	# and their libraries) only for the modes that say they need it
+	if grep -q '^# vm-root: yes' "$here/modes/$mode.sh" && [ -d "$build/vmroot" ]; then
+		cp -a "$build/vmroot/." "$stage/"
+	fi
 	ntests=0
 	for dir in tests bin; do
 		[ -d "$build/$dir" ] || continue

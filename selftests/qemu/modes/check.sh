@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
+# vm-root: yes
 #
 # check mode: run every test program in /sockdup/tests (selftests/*_test.c)
 # with the per-program timeout of selftests/settings, checking the kernel

@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
+# vm-root: yes
 # vm-timeout: 2400
 #
 # debug mode, for the debug kernel (selftests/qemu/debug/: KASAN, lockdep,
