@@ -30,6 +30,9 @@ packages=(
 	flex bison bc libelf-dev
 	# the Debian packages and their lane (make deb, selftests/packaging/)
 	debhelper dh-dkms dkms dpkg-dev lintian openssl pkgconf
+	# the Python package's tests and the real servers in the VM (python/,
+	# examples/servers/): copied into the initramfs with their libraries
+	python3 haproxy nginx systemd
 )
 
 tarball=/usr/src/linux-source-6.12.tar.xz
