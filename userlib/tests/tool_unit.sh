@@ -89,6 +89,9 @@ expect_msg "unknown command 'frobnicate'" "unknown command is named"
 expect 2 "exec without -- PROGRAM" -- exec $good
 expect 2 "exec with nothing after --" -- exec $good --
 expect 2 "exec without a token" -- exec -- true
+expect 2 "exec with an unknown --env style" -- exec --env inetd $good -- true
+expect_msg "systemd, nginx or none" "exec --env names the styles"
+expect 2 "exec --env without a value" -- exec --env
 expect 2 "exec with an unknown option" -- exec --bogus $good -- true
 expect 2 "exec --name with ':'" -- exec --name a:b $good -- true
 expect 2 "exec --name empty" -- exec --name= $good -- true

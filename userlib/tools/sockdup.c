@@ -2,7 +2,7 @@
 /*
  * sockdup(1): hand sockets around with /dev/sockdup from the shell.
  *
- *   sockdup exec [--name NAME]... TOKEN... -- PROGRAM [ARG]...
+ *   sockdup exec [--env STYLE] [--name NAME]... TOKEN... -- PROGRAM [ARG]...
  *   sockdup share [--ttl MS] FD PID
  *   sockdup query TOKEN | --id ID
  *   sockdup revoke TOKEN | --id ID
@@ -10,7 +10,9 @@
  *
  * exec redeems the tokens and executes PROGRAM with the sockets at fd 3, 4,
  * ... in the systemd socket-activation convention (LISTEN_FDS, LISTEN_PID,
- * LISTEN_FDNAMES), so any socket-activation-aware server can take them.
+ * LISTEN_FDNAMES), so any socket-activation-aware server can take them; or
+ * in nginx's (NGINX="3;4;"); or with no variable at all (HAProxy's
+ * "bind fd@3" needs none).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -70,7 +72,10 @@ static const char exec_help[] =
 "'exec sockdup exec ...' from the target shell).  A TOKEN of '-' reads\n"
 "whitespace-separated tokens from one line of standard input.  --name gives\n"
 "the fd names in order (default \"" DEFAULT_NAME "\").  PROGRAM is looked up\n"
-"before any token is redeemed; a redeemed token is spent.\n";
+"before any token is redeemed; a redeemed token is spent.  --env says how\n"
+"PROGRAM learns of its sockets: systemd (the default: LISTEN_FDS...), nginx\n"
+"(NGINX=\"3;4;\"), none (e.g. HAProxy's \"bind fd@3\"); the variables of the\n"
+"other styles are removed.\n";
 static const char share_help[] =
 "Share inherited socket FD with process PID and print the token; --ttl MS\n"
 "sets its lifetime (default: the module's default_ttl_ms, at most its\n"
@@ -363,10 +368,10 @@ static int read_stdin_tokens(const char **tokens, int *nr)
 
 static int cmd_exec(int argc, char **argv)
 {
-	const char *tokens[MAX_FDS], *names[MAX_FDS];
+	const char *tokens[MAX_FDS], *names[MAX_FDS], *style = "systemd";
 	struct sockdup_cookie cookies[MAX_FDS];
 	int nr_tokens = 0, nr_names = 0, fds[MAX_FDS];
-	char buf[32], fdnames[MAX_FDS * 256 + 1] = "";
+	char buf[32], fdnames[MAX_FDS * 256 + 1] = "", nginx[MAX_FDS * 4 + 1] = "";
 	char **prog = NULL;
 	int i, ret;
 
@@ -386,6 +391,13 @@ static int cmd_exec(int argc, char **argv)
 			if (nr_names == MAX_FDS)
 				return usage_error("too many %s options", "--name");
 			names[nr_names++] = v;
+		} else if (!strcmp(a, "--env") || !strncmp(a, "--env=", 6)) {
+			style = a[5] ? a + 6 : argv[++i];
+			if (!style)
+				return usage_error("%s needs a value", "--env");
+			if (strcmp(style, "systemd") && strcmp(style, "nginx") &&
+			    strcmp(style, "none"))
+				return usage_error("bad --env '%s': systemd, nginx or none", style);
 		} else if (!strcmp(a, "-")) {
 			ret = read_stdin_tokens(tokens, &nr_tokens);
 			if (ret)
@@ -451,14 +463,25 @@ static int cmd_exec(int argc, char **argv)
 		if (i)
 			strcat(fdnames, ":");
 		strcat(fdnames, i < nr_names ? names[i] : DEFAULT_NAME);
+		snprintf(buf, sizeof(buf), "%d;", 3 + i);
+		strcat(nginx, buf);
 	}
 
-	snprintf(buf, sizeof(buf), "%d", nr_tokens);
-	setenv("LISTEN_FDS", buf, 1);
-	/* execve() keeps the pid: PROGRAM will see its own */
-	snprintf(buf, sizeof(buf), "%d", (int)getpid());
-	setenv("LISTEN_PID", buf, 1);
-	setenv("LISTEN_FDNAMES", fdnames, 1);
+	/* only the convention asked for: a stale one would mislead PROGRAM */
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+	unsetenv("NGINX");
+	if (!strcmp(style, "systemd")) {
+		snprintf(buf, sizeof(buf), "%d", nr_tokens);
+		setenv("LISTEN_FDS", buf, 1);
+		/* execve() keeps the pid: PROGRAM will see its own */
+		snprintf(buf, sizeof(buf), "%d", (int)getpid());
+		setenv("LISTEN_PID", buf, 1);
+		setenv("LISTEN_FDNAMES", fdnames, 1);
+	} else if (!strcmp(style, "nginx")) {
+		setenv("NGINX", nginx, 1);
+	}
 
 	execvp(prog[0], prog);
 	ret = errno;
@@ -805,7 +828,7 @@ static int cmd_list(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{ "exec", cmd_exec, "[--name NAME]... TOKEN... -- PROGRAM [ARG]...",
+	{ "exec", cmd_exec, "[--env STYLE] [--name NAME]... TOKEN... -- PROGRAM [ARG]...",
 	  exec_help },
 	{ "share", cmd_share, "[--ttl MS] FD PID", share_help },
 	{ "query", cmd_query, "TOKEN | --id ID", query_help },
