@@ -164,6 +164,21 @@ class ShareFromshare(Base):
                 b.sendall(b"x")
                 self.assertEqual(t.recv(1), b"x")
 
+    def test_sharer_exits_before_redeem(self) -> None:
+        # DuplicateAndClose: the sharer hands a socket over and exits at once
+        p = spawn_python(
+            "import os, socket, sockdup\n"
+            "a, b = socket.socketpair()\n"
+            "print(sockdup.share(a, os.getppid()), flush=True)\n"
+            "b.sendall(b'bye')\n")
+        token = finish(p).strip()
+        self.assertEqual(p.returncode, 0)
+        self.assertIsNone(sockdup.query(token).sharer_pid)
+        with sockdup.fromshare(token) as t:
+            t.settimeout(BOUND)
+            self.assertEqual(t.recv(3), b"bye")
+            self.assertEqual(t.recv(1), b"")   # its peer closed with the sharer
+
     def test_cloexec_unless_inheritable(self) -> None:
         a, b = socket.socketpair()
         with a, b:
