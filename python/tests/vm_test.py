@@ -615,7 +615,9 @@ class Echo(socketserver.StreamRequestHandler):
         self.wfile.write(b"served " + line)
 
 class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
-    daemon_threads = True
+    # server_close() waits for the handler threads: the last answers go out
+    daemon_threads = False
+    block_on_close = True
 
 n = int(sys.argv[1])
 srv = Server(None, Echo, bind_and_activate=False)
