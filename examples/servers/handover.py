@@ -56,7 +56,10 @@ except ImportError:  # running from the source tree
 
 # seconds for a new server to start accepting (a give-up bound; the VM lane
 # scales it with SOCKDUP_TIME_FACTOR)
-READY_BOUND = 120.0 * max(1.0, float(os.environ.get("SOCKDUP_TIME_FACTOR", "1") or 1))
+FACTOR = max(1.0, float(os.environ.get("SOCKDUP_TIME_FACTOR", "1") or 1))
+READY_BOUND = 30.0 * FACTOR
+# seconds for a server to finish its graceful stop
+STOP_BOUND = 30.0 * FACTOR
 
 
 def say(text: str) -> None:
@@ -90,7 +93,14 @@ class Server:
         assert self.proc is not None
         say(f"stopping {self.name} (pid {self.proc.pid}) with {self.stop_signal.name}")
         self.proc.send_signal(self.stop_signal)
-        status = self.proc.wait()
+        try:
+            status = self.proc.wait(STOP_BOUND)
+        except subprocess.TimeoutExpired:
+            say(f"{self.name} (pid {self.proc.pid}) still running {STOP_BOUND:.0f} s after "
+                f"{self.stop_signal.name}: killing it")
+            self.proc.kill()
+            self.proc.wait()
+            return 1
         if status == -self.stop_signal:
             # a server without a graceful stop (systemd-socket-proxyd) just
             # dies of the signal: that is its normal end

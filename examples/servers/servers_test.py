@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(PYDIR, "tests"))
 
 # seconds: a give-up bound only a hung run reaches, scaled like the C
 # suite's (SOCKDUP_TIME_FACTOR, set by the VM lane for a slow lane or a busy host)
-BOUND = 180.0 * max(1.0, float(os.environ.get("SOCKDUP_TIME_FACTOR", "1") or 1))
+BOUND = 40.0 * max(1.0, float(os.environ.get("SOCKDUP_TIME_FACTOR", "1") or 1))
 ENV = dict(os.environ, PYTHONPATH=PYDIR, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
 TOOL = shutil.which("sockdup") or "/sockdup/bin/sockdup"
 PROXYD = next((p for p in ("/usr/lib/systemd/systemd-socket-proxyd",
@@ -51,10 +51,12 @@ class Lines:
     """A child process whose standard output is read line by line."""
 
     def __init__(self, argv: list[str]) -> None:
+        # its own process group: kill() reaches the servers it started too
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     env=ENV, text=True)
+                                     env=ENV, text=True, start_new_session=True)
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.seen: list[str] = []
+        self.pos = 0   # expect() looks at self.seen[self.pos:] first
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -62,37 +64,59 @@ class Lines:
             self.lines.put(line.rstrip("\n"))
         self.lines.put(None)
 
+    def _more(self, timeout: float | None) -> bool:
+        """Read one more line into self.seen; False at the end of the output."""
+        try:
+            line = self.lines.get(timeout=timeout) if timeout else self.lines.get_nowait()
+        except queue.Empty:
+            if timeout:
+                raise
+            return False
+        if line is None:
+            self.lines.put(None)
+            return False
+        self.seen.append(line)
+        return True
+
+    def output(self) -> str:
+        """Every line so far (for messages: it does not move expect()'s place)."""
+        while self._more(None):
+            pass
+        return "\n".join(self.seen)
+
     def expect(self, pattern: str) -> re.Match:
-        """The first line from now on that matches *pattern*."""
+        """The first line after the last match that matches *pattern*."""
         rx = re.compile(pattern)
         while True:
+            while self.pos < len(self.seen):
+                line = self.seen[self.pos]
+                self.pos += 1
+                m = rx.search(line)
+                if m:
+                    return m
             try:
-                line = self.lines.get(timeout=BOUND)
+                if not self._more(BOUND):
+                    raise AssertionError(f"output ended without {pattern!r}; output:\n" +
+                                         self.output())
             except queue.Empty:
                 raise AssertionError(f"no line matching {pattern!r} in {BOUND:.0f} s; "
-                                     f"output so far:\n" + "\n".join(self.seen)) from None
-            if line is None:
-                self.lines.put(None)
-                raise AssertionError(f"output ended without {pattern!r}; output:\n" +
-                                     "\n".join(self.seen))
-            self.seen.append(line)
-            m = rx.search(line)
-            if m:
-                return m
+                                     f"output so far:\n" + self.output()) from None
 
     def finish(self, sig: int | None = None) -> int:
         if sig is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
             return self.proc.wait(BOUND)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{self.proc.args[1]} still running after {BOUND:.0f} s; "
+                                 "output:\n" + self.output()) from None
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
 
 
 class Backend(http.server.ThreadingHTTPServer):
@@ -164,9 +188,9 @@ class Servers(unittest.TestCase):
     def summary(self, load: Lines) -> dict[str, int]:
         m = load.expect(r"^httpload: (\d+) attempted, (\d+) served, (\d+) failed; "
                         r"served by (.*)$")
-        self.assertEqual(load.finish(), 0, "\n".join(load.seen))
+        self.assertEqual(load.finish(), 0, load.output())
         attempted, served, failed = map(int, m.groups()[:3])
-        self.assertEqual((failed, served), (0, attempted), "\n".join(load.seen))
+        self.assertEqual((failed, served), (0, attempted), load.output())
         by = dict(kv.split("=") for kv in m.group(4).split())
         return {k: int(v) for k, v in by.items()}
 
@@ -177,7 +201,7 @@ class Servers(unittest.TestCase):
         h.expect(rf"^handover: \S+ \(pid {pid}\) accepting")
         load = self.load("-c", "8", "-n", "80")
         self.assertEqual(self.summary(load), {name: 80})
-        self.assertEqual(h.finish(signal.SIGTERM), 0, "\n".join(h.seen))
+        self.assertEqual(h.finish(signal.SIGTERM), 0, h.output())
         h.expect(rf"^handover: \S+ \(pid {pid}\) (exited with status 0|ended by SIG)")
 
     def test_systemd_socket_proxyd_listen_fds(self) -> None:
@@ -215,7 +239,7 @@ class Servers(unittest.TestCase):
         by = self.summary(load)
         self.assertEqual(sorted(by), ["haproxy", "nginx"], by)
         print(f"# restart under load: {sum(by.values())} requests, none failed: {by}")
-        self.assertEqual(h.finish(signal.SIGTERM), 0, "\n".join(h.seen))
+        self.assertEqual(h.finish(signal.SIGTERM), 0, h.output())
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import sockdup  # noqa: E402
 PARAMS = "/sys/module/sockdup/parameters"
 # seconds: a give-up bound only a hung run reaches, scaled like the C
 # suite's (SOCKDUP_TIME_FACTOR, set by the VM lane for a slow lane or a busy host)
-BOUND = 120.0 * max(1.0, float(os.environ.get("SOCKDUP_TIME_FACTOR", "1") or 1))
+BOUND = 40.0 * max(1.0, float(os.environ.get("SOCKDUP_TIME_FACTOR", "1") or 1))
 TOOL = shutil.which("sockdup") or "/sockdup/bin/sockdup"
 ECHO = shutil.which("listenfds-echo") or "/sockdup/bin/listenfds-echo"
 CHILD_ENV = dict(os.environ, PYTHONPATH=PKG, PYTHONDONTWRITEBYTECODE="1")
