@@ -28,7 +28,9 @@ FileNotFoundError       ENOENT     no such share: the token is unknown, was
 PermissionError         EPERM      this process is not the share's target
                                    (fromshare) or neither its sharer nor its
                                    target (query, revoke); the share stays
-                                   valid for them
+                                   valid for them; share: the target is a
+                                   kernel thread, or init and this process
+                                   lacks CAP_SYS_ADMIN
 PermissionError         EACCES     a security module (LSM) refused the
                                    socket to this process; the share stays
                                    valid
@@ -62,6 +64,7 @@ import math
 import os
 import socket
 import stat
+import sys
 import threading
 from typing import Optional, Union
 
@@ -70,13 +73,18 @@ from ._token import decode_token, encode_token
 
 __all__ = [
     "DEVICE", "ShareInfo", "Stats", "decode_token", "encode_token",
-    "fromshare", "list_shares", "query", "revoke", "share", "stats",
+    "fromshare", "list_shares", "query", "query_id", "revoke", "revoke_id",
+    "share", "stats",
 ]
 __version__ = "0.1.0"
 
 DEVICE = _uapi.DEVICE
 
 SocketOrFd = Union[socket.socket, int]
+# A socket address as Python's socket module spells it: (host, port) for
+# AF_INET, (host, port, flowinfo, scope_id) for AF_INET6, a path (str, or
+# bytes for an abstract name) for AF_UNIX, raw bytes for other families.
+Address = Union[tuple, str, bytes, None]
 
 
 # ---- results ----------------------------------------------------------------
@@ -93,6 +101,28 @@ def _kind(value: int) -> Union[socket.SocketKind, int]:
         return socket.SocketKind(value)
     except ValueError:
         return value
+
+
+def _address(raw: bytes, length: int) -> Address:
+    """A struct sockaddr from the kernel, as getsockname() would give it."""
+    if length < 2:
+        return None
+    raw = raw[:length]
+    family = int.from_bytes(raw[:2], sys.byteorder)
+    if family == socket.AF_INET and length >= 8:
+        return (socket.inet_ntop(socket.AF_INET, raw[4:8]),
+                int.from_bytes(raw[2:4], "big"))
+    if family == socket.AF_INET6 and length >= 28:
+        return (socket.inet_ntop(socket.AF_INET6, raw[8:24]),
+                int.from_bytes(raw[2:4], "big"),
+                int.from_bytes(raw[4:8], "big"),
+                int.from_bytes(raw[24:28], sys.byteorder))
+    if family == socket.AF_UNIX:
+        path = raw[2:]
+        if path[:1] == b"\0":
+            return path     # abstract name: bytes, as Python gives it
+        return os.fsdecode(path.split(b"\0", 1)[0])
+    return raw
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +144,10 @@ class ShareInfo:
         age_ms: milliseconds since the share was made.
         ttl_left_ms: milliseconds until it expires.
         nr_fds: number of sockets held by the share.
+        local_address: the socket's own address, as ``getsockname()`` gives
+            it (None when it has none).
+        peer_address: its peer's, as ``getpeername()`` gives it (None when it
+            is not connected).
     """
 
     id: int
@@ -127,17 +161,21 @@ class ShareInfo:
     age_ms: int
     ttl_left_ms: int
     nr_fds: int
+    local_address: Address = None
+    peer_address: Address = None
 
     @classmethod
     def _unpack(cls, raw: bytes) -> "ShareInfo":
         (id_, ino, family, type_, proto, sharer, target, uid, age, ttl,
-         nr_fds, _reserved) = _uapi.SHARE_INFO.unpack(raw)
+         nr_fds, _reserved, local_len, peer_len, local,
+         peer) = _uapi.SHARE_INFO.unpack(raw)
         return cls(id=id_, sock_ino=ino, family=_family(family),
                    type=_kind(type_), protocol=proto,
                    sharer_pid=sharer if sharer > 0 else None,
                    target_pid=target if target > 0 else None,
                    sharer_uid=uid, age_ms=age, ttl_left_ms=ttl,
-                   nr_fds=nr_fds)
+                   nr_fds=nr_fds, local_address=_address(local, local_len),
+                   peer_address=_address(peer, peer_len))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,6 +359,8 @@ def share(sock_or_fd: SocketOrFd, pid: int, ttl: Optional[float] = None) -> str:
         errno.ENOTSOCK: f"descriptor {fd} is not a socket",
         errno.ESRCH: f"no process with pid {pid} (it has exited, or {pid} "
                      "is a thread id, not a process)",
+        errno.EPERM: f"process {pid} cannot be a target: it is a kernel "
+                     "thread, or init and this process lacks CAP_SYS_ADMIN",
         errno.EINVAL: f"ttl of {ttl_ms} ms refused: it is above the "
                       "module's max_ttl_ms" if ttl_ms else
                       "refused with EINVAL by the module",
@@ -369,6 +409,23 @@ def fromshare(token: Union[str, bytes], *, inheritable: bool = False) -> socket.
         raise
 
 
+def _query(call: str, flags: int, cookie: bytes, share_id: int,
+           messages: dict[int, str]) -> ShareInfo:
+    info = bytearray(_uapi.SHARE_INFO.size)
+    info[:8] = share_id.to_bytes(8, sys.byteorder)
+    buf = bytearray(_uapi.QUERY_HEAD.pack(flags, 0, cookie)) + info
+    _ioctl(call, _uapi.IOC_QUERY, buf, messages)
+    return ShareInfo._unpack(bytes(buf[_uapi.QUERY_HEAD.size:]))
+
+
+def _share_id(share_id: int) -> int:
+    if isinstance(share_id, bool) or not isinstance(share_id, int):
+        raise TypeError(f"a share id is an int, not {type(share_id).__name__}")
+    if not 0 < share_id < 2**64:
+        raise ValueError(f"a share id is a positive 64-bit number, not {share_id}")
+    return share_id
+
+
 def query(token: Union[str, bytes]) -> ShareInfo:
     """Return what the share behind *token* holds, without redeeming it.
 
@@ -377,14 +434,24 @@ def query(token: Union[str, bytes]) -> ShareInfo:
     redeemed, expired or revoked), EPERM as PermissionError (neither the
     sharer nor the target), ENODEV (no /dev/sockdup).
     """
-    cookie = decode_token(token)
-    buf = bytearray(_uapi.QUERY_HEAD.pack(0, 0, cookie) + bytes(_uapi.SHARE_INFO.size))
-    _ioctl("query", _uapi.IOC_QUERY, buf, {
+    return _query("query", 0, decode_token(token), 0, {
         errno.ENOENT: _NO_SHARE,
         errno.EPERM: f"this process (pid {os.getpid()}) is neither the "
                      "share's sharer nor its target",
     })
-    return ShareInfo._unpack(bytes(buf[_uapi.QUERY_HEAD.size:]))
+
+
+def query_id(share_id: int) -> ShareInfo:
+    """Return what share *share_id* (``ShareInfo.id``) holds.
+
+    Any process may ask about a share that :func:`list_shares` shows it.
+    Raises OSError: ENOENT as FileNotFoundError (no such pending share
+    visible to this user), ENODEV (no /dev/sockdup).
+    """
+    return _query("query_id", _uapi.QUERY_BY_ID, bytes(16), _share_id(share_id), {
+        errno.ENOENT: f"no pending share {share_id} among those this user "
+                      "can list",
+    })
 
 
 def revoke(token: Union[str, bytes]) -> None:
@@ -396,11 +463,29 @@ def revoke(token: Union[str, bytes]) -> None:
     /dev/sockdup).
     """
     cookie = decode_token(token)
-    buf = bytearray(_uapi.REVOKE.pack(0, 0, cookie))
+    buf = bytearray(_uapi.REVOKE.pack(0, 0, cookie, 0))
     _ioctl("revoke", _uapi.IOC_REVOKE, buf, {
         errno.ENOENT: _NO_SHARE,
         errno.EPERM: f"this process (pid {os.getpid()}) is neither the "
                      "share's sharer nor its target",
+    })
+
+
+def revoke_id(share_id: int) -> None:
+    """Release share *share_id* (``ShareInfo.id``), also after its sharer exited.
+
+    Allowed to the sharer and the target, to processes of the user that
+    made the share (or that it is charged to) and to root.  Raises OSError:
+    ENOENT as FileNotFoundError (no such pending share visible to this
+    user), EPERM as PermissionError (not this user's share), ENODEV (no
+    /dev/sockdup).
+    """
+    buf = bytearray(_uapi.REVOKE.pack(_uapi.REVOKE_BY_ID, 0, bytes(16), _share_id(share_id)))
+    _ioctl("revoke_id", _uapi.IOC_REVOKE, buf, {
+        errno.ENOENT: f"no pending share {share_id} among those this user "
+                      "can list",
+        errno.EPERM: f"share {share_id} is neither this user's nor charged "
+                     "to it (only its user or root may release it by id)",
     })
 
 

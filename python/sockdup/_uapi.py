@@ -16,15 +16,20 @@ DEVICE = "/dev/sockdup"
 COOKIE_SIZE = 16
 
 REDEEM_CLOEXEC = 0x1
+REVOKE_BY_ID = 0x1
+QUERY_BY_ID = 0x1
+ADDR_SIZE = 128
 
 # struct sockdup_share: flags, fd, target_pid, ttl_ms, cookie[16], id
 SHARE = struct.Struct("=IiiI16sQ")
-# struct sockdup_redeem and struct sockdup_revoke: flags, reserved, cookie[16]
+# struct sockdup_redeem: flags, reserved, cookie[16]
 REDEEM = struct.Struct("=II16s")
-REVOKE = struct.Struct("=II16s")
+# struct sockdup_revoke: flags, reserved, cookie[16], id
+REVOKE = struct.Struct("=II16sQ")
 # struct sockdup_share_info: id, sock_ino, family, type, protocol,
-# sharer_pid, target_pid, sharer_uid, age_ms, ttl_left_ms, nr_fds, reserved
-SHARE_INFO = struct.Struct("=QQIIIiiIQQII")
+# sharer_pid, target_pid, sharer_uid, age_ms, ttl_left_ms, nr_fds, reserved,
+# local_addr_len, peer_addr_len, local_addr[128], peer_addr[128]
+SHARE_INFO = struct.Struct("=QQIIIiiIQQIIII128s128s")
 # struct sockdup_query: flags, reserved, cookie[16], struct sockdup_share_info
 QUERY_HEAD = struct.Struct("=II16s")
 QUERY_SIZE = QUERY_HEAD.size + SHARE_INFO.size

@@ -38,12 +38,13 @@ FIELDS = {
     "sockdup_share": [("flags", "I"), ("fd", "i"), ("target_pid", "i"),
                       ("ttl_ms", "I"), _COOKIE, ("id", "Q")],
     "sockdup_redeem": [("flags", "I"), ("reserved", "I"), _COOKIE],
-    "sockdup_revoke": [("flags", "I"), ("reserved", "I"), _COOKIE],
+    "sockdup_revoke": [("flags", "I"), ("reserved", "I"), _COOKIE, ("id", "Q")],
     "sockdup_share_info": [
         ("id", "Q"), ("sock_ino", "Q"), ("family", "I"), ("type", "I"),
         ("protocol", "I"), ("sharer_pid", "i"), ("target_pid", "i"),
         ("sharer_uid", "I"), ("age_ms", "Q"), ("ttl_left_ms", "Q"),
-        ("nr_fds", "I"), ("reserved", "I")],
+        ("nr_fds", "I"), ("reserved", "I"), ("local_addr_len", "I"),
+        ("peer_addr_len", "I"), ("local_addr", "128s"), ("peer_addr", "128s")],
     "sockdup_query": [("flags", "I"), ("reserved", "I"), _COOKIE],
     "sockdup_stats": [("flags", "I"), ("reserved", "I")] +
                      [(f, "Q") for f in _uapi.STATS_FIELDS],
@@ -56,6 +57,8 @@ PY_STRUCTS = {
     "sockdup_query": _uapi.QUERY_HEAD, "sockdup_stats": _uapi.STATS,
     "sockdup_list": _uapi.LIST,
 }
+CONSTANTS = ["SOCKDUP_COOKIE_SIZE", "SOCKDUP_REDEEM_CLOEXEC", "SOCKDUP_REVOKE_BY_ID",
+             "SOCKDUP_QUERY_BY_ID", "SOCKDUP_ADDR_SIZE"]
 IOCTLS = {
     "SOCKDUP_IOC_SHARE": _uapi.IOC_SHARE, "SOCKDUP_IOC_REDEEM": _uapi.IOC_REDEEM,
     "SOCKDUP_IOC_REVOKE": _uapi.IOC_REVOKE, "SOCKDUP_IOC_QUERY": _uapi.IOC_QUERY,
@@ -81,7 +84,7 @@ def _c_layout() -> dict[tuple[str, str], tuple[int, int, int]]:
         for name, fmt in fields:
             lines.append(f"{'A' if fmt.endswith('s') else 'F'}({s}, {name});")
     lines.append("A(sockdup_query, info);")
-    for name in list(IOCTLS) + ["SOCKDUP_COOKIE_SIZE", "SOCKDUP_REDEEM_CLOEXEC"]:
+    for name in list(IOCTLS) + CONSTANTS:
         lines.append(f"C({name});")
     lines.append('printf("const SOCKDUP_DEVICE %s 0 0\\n", SOCKDUP_DEVICE);')
     lines.append("return 0; }")
@@ -144,6 +147,10 @@ class Layout(unittest.TestCase):
         self.assertEqual(int(self.c[("const", "SOCKDUP_REDEEM_CLOEXEC")][0]),
                          _uapi.REDEEM_CLOEXEC)
         self.assertEqual(self.c[("const", "SOCKDUP_DEVICE")][0], sockdup.DEVICE)
+        for name in CONSTANTS:
+            with self.subTest(constant=name):
+                attr = name[len("SOCKDUP_"):]
+                self.assertEqual(int(self.c[("const", name)][0]), getattr(_uapi, attr))
 
 
 def _tool(*args: str) -> list[str]:
@@ -229,6 +236,8 @@ class NoDevice(unittest.TestCase):
         self.assertNoDevice(sockdup.revoke, tok)
         self.assertNoDevice(sockdup.stats)
         self.assertNoDevice(sockdup.list_shares)
+        self.assertNoDevice(sockdup.query_id, 1)
+        self.assertNoDevice(sockdup.revoke_id, 1)
 
     def test_message_names_the_call(self) -> None:
         with self.assertRaisesRegex(OSError, r"^\[Errno 19\] sockdup fromshare: /dev/sockdup"):
@@ -258,6 +267,15 @@ class Arguments(unittest.TestCase):
             with self.assertRaises(TypeError):
                 sockdup.share(s, os.getpid(), "10")  # type: ignore[arg-type]
 
+    def test_share_ids(self) -> None:
+        for fn in (sockdup.query_id, sockdup.revoke_id):
+            for bad in (0, -1, 2**64):
+                with self.subTest(fn=fn.__name__, id=bad), self.assertRaises(ValueError):
+                    fn(bad)
+            for bad in (True, "1", 1.0):
+                with self.subTest(fn=fn.__name__, id=bad), self.assertRaises(TypeError):
+                    fn(bad)  # type: ignore[arg-type]
+
     def test_share_what(self) -> None:
         with self.assertRaises(TypeError):
             sockdup.share(True, os.getpid())  # type: ignore[arg-type]
@@ -282,6 +300,7 @@ class Messages(unittest.TestCase):
         ("share", errno.EBADF, OSError, "descriptor 0 is not open"),
         ("share", errno.ENOTSOCK, OSError, "descriptor 0 is not a socket"),
         ("share", errno.ESRCH, ProcessLookupError, "no process with pid 1 "),
+        ("share", errno.EPERM, PermissionError, "process 1 cannot be a target"),
         ("share", errno.EINVAL, OSError, "above the module's max_ttl_ms"),
         ("share", errno.EDQUOT, OSError, "max_per_user"),
         ("share", errno.ENOSPC, OSError, "max_total"),
@@ -293,6 +312,9 @@ class Messages(unittest.TestCase):
         ("query", errno.EPERM, PermissionError, "neither the share's sharer nor"),
         ("revoke", errno.ENOENT, FileNotFoundError, "no such share"),
         ("revoke", errno.EPERM, PermissionError, "neither the share's sharer nor"),
+        ("query_id", errno.ENOENT, FileNotFoundError, "no pending share 7 among"),
+        ("revoke_id", errno.ENOENT, FileNotFoundError, "no pending share 7 among"),
+        ("revoke_id", errno.EPERM, PermissionError, "share 7 is neither this user's"),
         ("stats", errno.EFAULT, OSError, os.strerror(errno.EFAULT)),
         ("list_shares", errno.EINVAL, OSError, os.strerror(errno.EINVAL)),
     ]
@@ -302,6 +324,8 @@ class Messages(unittest.TestCase):
             return sockdup.share(0, 1, ttl=3601)
         if name in ("fromshare", "query", "revoke"):
             return getattr(sockdup, name)(self.TOKEN)
+        if name in ("query_id", "revoke_id"):
+            return getattr(sockdup, name)(7)
         return getattr(sockdup, name)()
 
     def test_every_row(self) -> None:
