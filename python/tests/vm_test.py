@@ -13,6 +13,7 @@ for a hung run.  Prints TAP (tap.py).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import resource
@@ -20,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -236,11 +238,51 @@ class QueryRevokeListStats(Base):
                 self.assertLessEqual(info.ttl_left_ms, 30000)
                 self.assertGreater(info.ttl_left_ms, 0)
                 self.assertGreaterEqual(info.age_ms, 0)
+                self.assertEqual(info.local_address, s.getsockname())
+                self.assertEqual(info.peer_address, s.getpeername())
+                by_id = sockdup.query_id(info.id)   # the same, but for the clock
+                self.assertEqual(dataclasses.replace(by_id, age_ms=info.age_ms,
+                                                     ttl_left_ms=info.ttl_left_ms), info)
                 # query does not consume
                 self.assertEqual(sockdup.query(token).id, info.id)
                 sockdup.revoke(token)
             finally:
                 finish(child, "")
+
+    def test_addresses(self) -> None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as u:
+            path = os.path.join(tempfile.mkdtemp(), "sock")
+            u.bind(path)
+            info = sockdup.query(token := sockdup.share(u, os.getpid()))
+            self.assertEqual((info.local_address, info.peer_address), (path, None))
+            sockdup.revoke(token)
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as d:
+            d.bind(("::1", 0))
+            d.connect(("::1", d.getsockname()[1]))
+            info = sockdup.query(token := sockdup.share(d, os.getpid()))
+            self.assertEqual(info.local_address, d.getsockname())
+            self.assertEqual(info.peer_address, d.getpeername())
+            sockdup.revoke(token)
+        with socket.socket() as fresh:
+            info = sockdup.query(token := sockdup.share(fresh, os.getpid()))
+            self.assertEqual(info.peer_address, None)
+            sockdup.revoke(token)
+
+    def test_query_and_revoke_by_id(self) -> None:
+        # by id: also for a process that is neither sharer nor target, of the
+        # same user (root here), and after the sharer has exited
+        p = spawn_python(
+            "import os, socket, sockdup\n"
+            "a, b = socket.socketpair()\n"
+            "print(sockdup.query(sockdup.share(a, os.getppid())).id, flush=True)\n")
+        share_id = int(finish(p))
+        info = sockdup.query_id(share_id)
+        self.assertEqual((info.id, info.family, info.sharer_pid), (share_id, socket.AF_UNIX, None))
+        self.assertIn(share_id, {i.id for i in sockdup.list_shares()})
+        self.assertIsNone(sockdup.revoke_id(share_id))
+        e = self.assertErrno(errno.ENOENT, FileNotFoundError, sockdup.query_id, share_id)
+        self.assertIn(f"no pending share {share_id}", str(e))
+        self.assertErrno(errno.ENOENT, FileNotFoundError, sockdup.revoke_id, share_id)
 
     def test_revoke_by_sharer(self) -> None:
         a, b = socket.socketpair()
@@ -328,6 +370,13 @@ class Errors(Base):
             pid = gone_pid()
             e = self.assertErrno(errno.ESRCH, ProcessLookupError, sockdup.share, s, pid)
             self.assertIn(f"no process with pid {pid}", str(e))
+
+    def test_eperm_kernel_thread_target(self) -> None:
+        with open("/proc/2/comm") as f:
+            self.assertEqual(f.read().strip(), "kthreadd")
+        with socket.socket() as s:
+            e = self.assertErrno(errno.EPERM, PermissionError, sockdup.share, s, 2)
+            self.assertIn("kernel thread", str(e))
 
     def test_esrch_thread_id(self) -> None:
         tid: list[int] = []
