@@ -620,28 +620,38 @@ class Interop(Base):
                 self.assertEqual(recv_line(t), b"c to py\n")
 
     def test_c_tool_query_and_revoke_python_token(self) -> None:
-        # the tool is the target here: query and revoke (decline) work for it
         a, b = socket.socketpair()
         with a, b:
-            p = subprocess.Popen(["sh", "-c", f"read tok; {TOOL} query $tok && "
-                                  f"exec {TOOL} revoke $tok"],
+            # the share names the shell; the tool it runs for query is a
+            # child, neither sharer nor target: sockdup(1) says EPERM (exit 6)
+            p = subprocess.Popen(["sh", "-c", f'read tok; {TOOL} query "$tok"; '
+                                  'echo "query exit $?"; read _'],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True)
-            # the shell execs the tool for revoke only: query runs in a child,
-            # which is not the target, so the tool must say EPERM for it
-            token = sockdup.share(a, p.pid)
-            out = finish(p, token + "\n")
-            self.assertEqual(p.returncode, 6, out)   # sockdup(1): 6 = permission
-            self.assertIn("permission denied", out)
-            self.assertTrue(self.pending(token))
-            p = subprocess.Popen(["sh", "-c", f"read tok; exec {TOOL} revoke $tok"],
+            try:
+                token = sockdup.share(a, p.pid)
+                p.stdin.write(token + "\n")
+                p.stdin.flush()
+                out = []
+                while not out or not out[-1].startswith("query exit "):
+                    line = p.stdout.readline()
+                    self.assertTrue(line, f"the shell ended early: {out}")
+                    out.append(line.strip())
+                self.assertEqual(out[-1], "query exit 6", out)
+                self.assertIn("permission denied", " ".join(out))
+                # the target is still alive: the share is still pending
+                self.assertTrue(self.pending(token))
+                sockdup.revoke(token)
+            finally:
+                finish(p, "\n")
+            # the tool as the target (the shell execs it) declines the share
+            p = subprocess.Popen(["sh", "-c", f'read tok; exec {TOOL} revoke "$tok"'],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True)
             token2 = sockdup.share(a, p.pid)
-            out = finish(p, token2 + "\n")
-            self.assertEqual(p.returncode, 0, out)
+            out2 = finish(p, token2 + "\n")
+            self.assertEqual(p.returncode, 0, out2)
             self.assertFalse(self.pending(token2))
-            sockdup.revoke(token)
 
     def test_same_spelling_as_tool(self) -> None:
         # a token the tool printed decodes to the cookie Python re-encodes
