@@ -18,9 +18,6 @@
 #define _GNU_SOURCE
 #include <linux/sockdup.h>
 
-#include <sched.h>
-#include <sys/mount.h>
-
 /*
  * kselftest_harness.h is not -Wextra clean: unused parameters, and locals of
  * the TEST_F() wrapper that -Wclobbered rightly flags (after a failed
@@ -74,47 +71,6 @@ FIXTURE_TEARDOWN(pidns)
 	sd_kill_wait(self->child);
 	if (self->ctl >= 0)
 		close(self->ctl);
-}
-
-/*
- * Enter a new pid and mount namespace and fork its init, which runs @fn.
- * Called in a child of the test; returns the exit status for it.
- */
-static int in_new_pidns(int (*fn)(int ctl), int ctl)
-{
-	pid_t init;
-	int st;
-
-	if (unshare(CLONE_NEWPID | CLONE_NEWNS))
-		return 100 + errno;
-	init = fork();
-	if (init < 0)
-		return 99;
-	if (init == 0) {
-		/* pid 1 here; getppid() is 0, outside the namespace. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-		    mount("proc", "/proc", "proc", 0, NULL))
-			_exit(98);
-		_exit(fn(ctl));
-	}
-	st = sd_wait(init);
-	return st;
-}
-
-/* Write @last to this pid namespace's ns_last_pid. */
-static int set_last_pid(pid_t last)
-{
-	char buf[32];
-	int fd, len, ret;
-
-	fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	len = snprintf(buf, sizeof(buf), "%d", last);
-	ret = write(fd, buf, len) == len ? 0 : -1;
-	close(fd);
-	return ret;
 }
 
 /* T: redeem the control cookie from @in, report, exit on EOF. */
@@ -185,7 +141,7 @@ static int reuse_init(int ctl)
 		goto fail;
 
 	r.step = REUSE_LAST_PID;
-	if (set_last_pid(t - 1))
+	if (sd_set_last_pid(t - 1))
 		goto fail;
 
 	r.step = REUSE_FORK_T2;
@@ -218,7 +174,7 @@ TEST_F(pidns, pid_reuse_cannot_redeem)
 	self->child = sd_fork(&self->ctl);
 	ASSERT_LE(0, self->child);
 	if (self->child == 0)
-		_exit(in_new_pidns(reuse_init, self->ctl));
+		_exit(sd_in_new_pidns(reuse_init, self->ctl));
 
 	ASSERT_EQ(0, sd_recv(self->ctl, &r, sizeof(r), 2 * SD_WAIT_MS))
 		TH_LOG("no report: %s; exit %d", sd_errmsg(),
@@ -269,7 +225,7 @@ TEST_F(pidns, esrch_pid_outside_callers_namespace)
 	self->child = sd_fork(&self->ctl);
 	ASSERT_LE(0, self->child);
 	if (self->child == 0)
-		_exit(in_new_pidns(outside_init, self->ctl));
+		_exit(sd_in_new_pidns(outside_init, self->ctl));
 	ASSERT_EQ(0, sd_recv(self->ctl, res, sizeof(res), 2 * SD_WAIT_MS))
 		TH_LOG("no report: %s; exit %d", sd_errmsg(),
 		       sd_wait(self->child));

@@ -40,6 +40,7 @@
 #include <linux/kcmp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -48,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -433,6 +435,61 @@ static inline int sd_wait_zombie(pid_t pid)
 			return -1;
 	}
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* PID namespaces                                                      */
+/* ------------------------------------------------------------------ */
+
+/**
+ * sd_in_new_pidns() - run @fn as the init of a new pid namespace
+ * @fn: called in the namespace's init (pid 1 there), with its own /proc
+ *	mounted in a new mount namespace; returns the init's exit status.
+ * @ctl: passed to @fn.
+ *
+ * Called in a child of the test (it unshares the caller's namespaces).
+ *
+ * Return: the exit status of the namespace's init, as sd_wait() gives it.
+ */
+static inline int sd_in_new_pidns(int (*fn)(int ctl), int ctl)
+{
+	pid_t init;
+
+	if (unshare(CLONE_NEWPID | CLONE_NEWNS))
+		return 100 + errno;
+	init = fork();
+	if (init < 0)
+		return 99;
+	if (init == 0) {
+		/* pid 1 here; getppid() is 0, outside the namespace. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount("proc", "/proc", "proc", 0, NULL))
+			_exit(98);
+		_exit(fn(ctl));
+	}
+	return sd_wait(init);
+}
+
+/**
+ * sd_set_last_pid() - make @last + 1 the next pid of this pid namespace
+ *
+ * Writes /proc/sys/kernel/ns_last_pid (CAP_SYS_ADMIN in the namespace).
+ *
+ * Return: 0, or -1 and errno.
+ */
+static inline int sd_set_last_pid(pid_t last)
+{
+	char buf[32];
+	int fd, len, ret;
+
+	fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	len = snprintf(buf, sizeof(buf), "%d", last);
+	ret = write(fd, buf, len) == len ? 0 : -1;
+	close(fd);
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */
