@@ -24,6 +24,7 @@
 #include "../userlib/token.c"
 #include "../userlib/device.c"
 #include "../userlib/sockdup.c"
+#include "../userlib/pidfd.c"
 
 /* ul_bin() - path of program @name in the bin directory */
 static inline const char *ul_bin(const char *name)

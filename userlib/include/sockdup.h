@@ -49,6 +49,8 @@ struct sockdup_cookie {
 
 int sockdup_share(int fd, pid_t pid, unsigned int ttl_ms,
 		  struct sockdup_cookie *cookie);
+int sockdup_share_pidfd(int fd, int pidfd, unsigned int ttl_ms,
+			struct sockdup_cookie *cookie);
 int sockdup_redeem(const struct sockdup_cookie *cookie, unsigned int flags);
 int sockdup_revoke(const struct sockdup_cookie *cookie);
 int sockdup_query(const struct sockdup_cookie *cookie,
