@@ -76,13 +76,15 @@
  *	module parameter max_ttl_ms are refused.
  * @cookie: out: the cookie, 128 bits from the kernel CSPRNG.  Must be zero
  *	on input.
- * @id: out: a number that names the share in listings and QUERY results
- *	without revealing the cookie.  Must be zero on input.
+ * @id: out: a number that names the share in listings, QUERY results and
+ *	events without revealing the cookie.  Must be zero on input.
  *
  * The share holds a reference to the socket's open file until it is
  * redeemed, revoked, its TTL runs out, its target exits, or the module is
  * unloaded, whichever comes first.  The caller may close @fd, close
- * /dev/sockdup and exit without affecting the share.
+ * /dev/sockdup and exit without affecting the share.  The open file of
+ * /dev/sockdup the SHARE was made through receives a &struct sockdup_event
+ * when the share ends.
  *
  * The share is charged to the caller's real uid, as SCM_RIGHTS charges
  * descriptors in flight: a set-user-ID helper charges the user who ran it.
@@ -256,6 +258,58 @@ struct sockdup_list {
 	__u32 capacity;
 	__u32 count;
 	__u64 total;
+};
+
+/* Kinds of event (&sockdup_event.type). */
+/* The target redeemed the share. */
+#define SOCKDUP_EVENT_REDEEMED	1U
+/* The share's TTL ran out. */
+#define SOCKDUP_EVENT_EXPIRED	2U
+/* The sharer withdrew the share, or the target declined it. */
+#define SOCKDUP_EVENT_REVOKED	3U
+/* The target process exited without redeeming. */
+#define SOCKDUP_EVENT_REAPED	4U
+/* The module was unloaded with the share pending. */
+#define SOCKDUP_EVENT_UNLOADED	5U
+/* Events were lost: the queue was full. */
+#define SOCKDUP_EVENT_OVERFLOW	6U
+
+/* Flags of struct sockdup_event. */
+/* REVOKED: the target declined the share (otherwise the sharer withdrew it). */
+#define SOCKDUP_EVENT_DECLINED	0x1U
+
+/**
+ * struct sockdup_event - a record read() returns from /dev/sockdup
+ * @size: sizeof(struct sockdup_event) as the kernel knows it.  Later
+ *	versions may append fields: step from record to record by @size.
+ * @type: a %SOCKDUP_EVENT_* kind.
+ * @id: the share the event is about, as returned in &sockdup_share.id;
+ *	0 for %SOCKDUP_EVENT_OVERFLOW.
+ * @time_ns: when it happened, in CLOCK_MONOTONIC nanoseconds of the
+ *	initial time namespace.
+ * @pid: for %SOCKDUP_EVENT_REDEEMED the redeeming process, for
+ *	%SOCKDUP_EVENT_REVOKED the revoking one, as seen from the reader's
+ *	pid namespace; 0 otherwise or when it is not visible there.
+ * @flags: %SOCKDUP_EVENT_DECLINED or 0.
+ * @lost: for %SOCKDUP_EVENT_OVERFLOW the number of events dropped; 0
+ *	otherwise.
+ *
+ * Each share made through an open file of /dev/sockdup produces exactly
+ * one event, in that file only, when it is released; the file is readable
+ * (poll, select, epoll) while events are queued.  read() returns as many
+ * whole records as fit, in the order the events happened.  The queue holds
+ * at most 128 records; when it fills, an %SOCKDUP_EVENT_OVERFLOW record
+ * takes the place of the events that did not fit, and counts them.
+ * Closing the file discards its events and cancels no share.
+ */
+struct sockdup_event {
+	__u32 size;
+	__u32 type;
+	__u64 id;
+	__u64 time_ns;
+	__s32 pid;
+	__u32 flags;
+	__u64 lost;
 };
 
 #define SOCKDUP_IOC_MAGIC	0xB9
