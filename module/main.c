@@ -14,6 +14,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/poll.h>
 
 #include <linux/sockdup.h>
 
@@ -89,7 +90,7 @@ static long sockdup_ioctl(struct file *file, unsigned int cmd,
 
 	switch (SOCKDUP_IOC_BASE(cmd)) {
 	case SOCKDUP_IOC_BASE(SOCKDUP_IOC_SHARE):
-		return sockdup_ioctl_share(uarg, usize);
+		return sockdup_ioctl_share(file->private_data, uarg, usize);
 	case SOCKDUP_IOC_BASE(SOCKDUP_IOC_REDEEM):
 		return sockdup_ioctl_redeem(uarg, usize);
 	case SOCKDUP_IOC_BASE(SOCKDUP_IOC_REVOKE):
@@ -106,12 +107,44 @@ static long sockdup_ioctl(struct file *file, unsigned int cmd,
 }
 
 /*
- * Opening the device needs no state: every share lives in the cookie
- * table, independent of the descriptor it was made through.  An open
- * descriptor holds the module (.owner), so unload never races an ioctl.
+ * Every share lives in the cookie table, independent of the descriptor it
+ * was made through; an open file only has the queue of events about the
+ * shares made through it (events.c).  An open descriptor holds the module
+ * (.owner), so unload never races an ioctl, a read or a poll.
  */
+static int sockdup_open(struct inode *inode, struct file *file)
+{
+	/* Replaces the miscdevice pointer misc_open() put there. */
+	file->private_data = sockdup_evq_alloc();
+	if (!file->private_data)
+		return -ENOMEM;
+	return 0;
+}
+
+static int sockdup_release(struct inode *inode, struct file *file)
+{
+	sockdup_evq_close(file->private_data);
+	return 0;
+}
+
+static ssize_t sockdup_read(struct file *file, char __user *buf,
+			    size_t count, loff_t *ppos)
+{
+	return sockdup_evq_read(file->private_data, buf, count,
+				file->f_flags & O_NONBLOCK);
+}
+
+static __poll_t sockdup_poll(struct file *file, poll_table *wait)
+{
+	return sockdup_evq_poll(file->private_data, file, wait);
+}
+
 static const struct file_operations sockdup_fops = {
 	.owner		= THIS_MODULE,
+	.open		= sockdup_open,
+	.release	= sockdup_release,
+	.read		= sockdup_read,
+	.poll		= sockdup_poll,
 	.unlocked_ioctl	= sockdup_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,

@@ -83,6 +83,8 @@ static u32 sockdup_share_ttl(u32 ttl_ms)
 
 /**
  * sockdup_ioctl_share() - %SOCKDUP_IOC_SHARE
+ * @evq: event queue of the /dev/sockdup file the SHARE runs through; the
+ *	share's end is posted there.
  * @uarg: user pointer to &struct sockdup_share.
  * @usize: its size, from the ioctl command.
  *
@@ -95,7 +97,8 @@ static u32 sockdup_share_ttl(u32 ttl_ms)
  * table, and sockdup_users_lock for the first share of a user.
  * Return: 0, or a negative errno from the SHARE errno table.
  */
-long sockdup_ioctl_share(void __user *uarg, unsigned int usize)
+long sockdup_ioctl_share(struct sockdup_evq *evq, void __user *uarg,
+			 unsigned int usize)
 {
 	struct sockdup_share __user *ushare = uarg;
 	u8 cookie[SOCKDUP_COOKIE_SIZE];
@@ -132,6 +135,10 @@ long sockdup_ioctl_share(void __user *uarg, unsigned int usize)
 		goto out_put_file;
 	}
 
+	err = sockdup_evq_prepare(evq);
+	if (err)
+		goto out_put_target;
+
 	err = sockdup_quota_charge(owner);
 	if (err)
 		goto out_put_target;
@@ -150,6 +157,7 @@ long sockdup_ioctl_share(void __user *uarg, unsigned int usize)
 	e->expires_ns = expires;
 	e->sharer_uid = current_uid();
 	e->charge_uid = owner;
+	e->evq = sockdup_evq_get(evq);
 
 	if (put_user(e->id, &ushare->id)) {
 		err = -EFAULT;
@@ -181,6 +189,7 @@ long sockdup_ioctl_share(void __user *uarg, unsigned int usize)
 	return 0;
 
 out_free_entry:
+	sockdup_evq_put(e->evq);
 	put_pid(e->sharer);
 	sockdup_entry_free_unpublished(e);
 out_uncharge:

@@ -23,6 +23,8 @@
 struct cred;
 struct file;
 struct pid;
+struct poll_table_struct;
+struct sockdup_evq;
 
 /*
  * States of a pending share (&sockdup_entry.state).  Every transition is
@@ -76,8 +78,13 @@ enum sockdup_reason {
  * @charge_uid: the uid whose quota the share is charged to: @sharer_uid,
  *	or the owner of the sharer's user-namespace delegation
  *	(sockdup_quota_owner()).
+ * @evq: event queue of the /dev/sockdup file the share was made through,
+ *	with a reference.  Read only by the releaser, which posts the
+ *	share's event there and drops the reference.
  * @rcu: frees the memory a grace period after the last reference went,
- *	because RCU lookups may still be reading @node and @cookie.
+ *	because RCU lookups may still be reading @node and @cookie.  It
+ *	overlays @evq, which is done with by then: the releaser drops the
+ *	table's reference only after posting.
  *
  * Lifetime: allocated by SHARE from sockdup_entry_cache, with one reference
  * owned by the table.  The releaser unlinks it and drops that reference;
@@ -100,7 +107,10 @@ struct sockdup_entry {
 	u64 id;
 	kuid_t sharer_uid;
 	kuid_t charge_uid;
-	struct rcu_head rcu;
+	union {
+		struct sockdup_evq *evq;
+		struct rcu_head rcu;
+	};
 };
 
 /*
@@ -188,6 +198,19 @@ static inline bool sockdup_group_exited(struct task_struct *leader)
 	return READ_ONCE(leader->exit_state) && thread_group_empty(leader);
 }
 
+/* events.c */
+struct sockdup_evq *sockdup_evq_alloc(void);
+int sockdup_evq_prepare(struct sockdup_evq *q);
+struct sockdup_evq *sockdup_evq_get(struct sockdup_evq *q);
+void sockdup_evq_put(struct sockdup_evq *q);
+void sockdup_evq_post(struct sockdup_evq *q, u64 id, u32 type,
+		      struct pid *actor, u32 flags);
+void sockdup_evq_close(struct sockdup_evq *q);
+ssize_t sockdup_evq_read(struct sockdup_evq *q, char __user *buf,
+			 size_t count, bool nonblock);
+__poll_t sockdup_evq_poll(struct sockdup_evq *q, struct file *file,
+			  struct poll_table_struct *wait);
+
 /* lifetime.c */
 bool sockdup_pid_alive(struct pid *pid);
 void sockdup_sweep_kick(u64 expires_ns, u64 now);
@@ -219,7 +242,8 @@ static inline int sockdup_copy_arg(void *karg, size_t ksize, size_t minsize,
 }
 
 /* ioctl handlers, each in its own file */
-long sockdup_ioctl_share(void __user *uarg, unsigned int usize);
+long sockdup_ioctl_share(struct sockdup_evq *evq, void __user *uarg,
+			 unsigned int usize);
 long sockdup_ioctl_redeem(void __user *uarg, unsigned int usize);
 long sockdup_ioctl_revoke(void __user *uarg, unsigned int usize);
 long sockdup_ioctl_query(void __user *uarg, unsigned int usize);

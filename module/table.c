@@ -92,6 +92,36 @@ out_free_counters:
 	return err;
 }
 
+/* The event each release reason posts. */
+static const u32 sockdup_event_type[] = {
+	[SOCKDUP_REDEEMED]	= SOCKDUP_EVENT_REDEEMED,
+	[SOCKDUP_EXPIRED]	= SOCKDUP_EVENT_EXPIRED,
+	[SOCKDUP_REVOKED]	= SOCKDUP_EVENT_REVOKED,
+	[SOCKDUP_REAPED]	= SOCKDUP_EVENT_REAPED,
+	[SOCKDUP_UNLOADED]	= SOCKDUP_EVENT_UNLOADED,
+};
+
+/*
+ * Tell the file @e was shared through how it ended, and drop @e's
+ * reference to its queue.  Only the releaser calls this, once.  REDEEM and
+ * REVOKE release in the caller's context, so current is the redeemer or
+ * the revoker.
+ */
+static void sockdup_entry_notify(struct sockdup_entry *e,
+				 enum sockdup_reason why)
+{
+	struct sockdup_evq *evq = e->evq;
+	struct pid *actor = NULL;
+	u32 flags = 0;
+
+	if (why == SOCKDUP_REDEEMED || why == SOCKDUP_REVOKED)
+		actor = task_tgid(current);
+	if (why == SOCKDUP_REVOKED && actor == e->target)
+		flags |= SOCKDUP_EVENT_DECLINED;
+	sockdup_evq_post(evq, e->id, sockdup_event_type[why], actor, flags);
+	sockdup_evq_put(evq);
+}
+
 /*
  * Called by rhashtable_free_and_destroy() for every share still pending at
  * unload.  No ioctl can run (an open /dev/sockdup holds the module) and
@@ -107,6 +137,7 @@ static void sockdup_entry_unload(void *ptr, void *arg)
 					SOCKDUP_DEAD) != SOCKDUP_PENDING))
 		return;
 	sockdup_quota_uncharge(e->charge_uid);
+	sockdup_entry_notify(e, SOCKDUP_UNLOADED);
 	sockdup_entry_put(e);
 }
 
@@ -269,6 +300,7 @@ bool sockdup_entry_release(struct sockdup_entry *e, enum sockdup_state from,
 					    sockdup_table_params));
 	sockdup_quota_uncharge(e->charge_uid);
 	this_cpu_inc(sockdup_counters->released[why]);
+	sockdup_entry_notify(e, why);
 	/* Waiters for a claim (only if @from was CLAIMED) recheck the state. */
 	if (from == SOCKDUP_CLAIMED)
 		wake_up_var(&e->state);
