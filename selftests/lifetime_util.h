@@ -51,6 +51,7 @@ _Static_assert(sizeof(struct sockdup_share_info) == 328, "share_info size");
 _Static_assert(sizeof(struct sockdup_query) == 352, "sockdup_query size");
 _Static_assert(sizeof(struct sockdup_stats) == 96, "sockdup_stats size");
 _Static_assert(sizeof(struct sockdup_list) == 32, "sockdup_list size");
+_Static_assert(sizeof(struct sockdup_event) == 40, "sockdup_event size");
 
 /* ---- ioctl wrappers ---- */
 
@@ -146,6 +147,57 @@ static inline int sd_list(int dev, struct sockdup_share_info *entries,
 	if (total)
 		*total = l.total;
 	return ret;
+}
+
+/*
+ * The events queued on @dev, at most @max, without waiting.  Returns how
+ * many were read (0: none queued), or -1 and errno.
+ */
+static inline int ev_read(int dev, struct sockdup_event *ev, int max)
+{
+	struct pollfd pfd = { .fd = dev, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&pfd, 1, 0) < 0)
+		return -1;
+	if (!(pfd.revents & POLLIN))
+		return 0;
+	n = read(dev, ev, (size_t)max * sizeof(*ev));
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -1;
+	if (n % sizeof(*ev)) {
+		errno = EPROTO;
+		return -1;
+	}
+	return (int)(n / sizeof(*ev));
+}
+
+/*
+ * Wait for the next event on @dev and read it: 1, or -1 and errno
+ * (ETIMEDOUT after SD_WAIT_MS, said on stderr).
+ */
+static inline int ev_wait(int dev, struct sockdup_event *ev)
+{
+	struct pollfd pfd = { .fd = dev, .events = POLLIN };
+	long long start = sd_now_ms(), left;
+	int n;
+
+	for (;;) {
+		left = start + SD_WAIT_MS - sd_now_ms();
+		if (left <= 0) {
+			sd_timed_out("an event on /dev/sockdup", SD_WAIT_MS);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return -1;
+		n = ev_read(dev, ev, 1);
+		if (n) {
+			sd_waited("an event on /dev/sockdup",
+				  sd_now_ms() - start, SD_WAIT_MS);
+			return n;
+		}
+	}
 }
 
 /* ---- counters, with other programs' leftovers accounted for ---- */
@@ -733,6 +785,8 @@ enum agent_op {
 	AG_LIST,	/* arg = capacity -> count, total, entries */
 	AG_GETPID,	/* -> getpid() as the agent sees it */
 	AG_CLOSEDEV,	/* close the agent's /dev/sockdup descriptor */
+	AG_EVENTS,	/* arg = max: the events queued on the passed fd, or on
+			 * the agent's own descriptor -> count, events */
 	AG_EXIT,	/* arg = exit code */
 	AG_REVOKE_ID,	/* id */
 	AG_QUERY_ID,	/* id -> info */
@@ -762,6 +816,7 @@ struct agent_rep {
 	struct sockdup_share_info info;
 	struct sockdup_stats stats;
 	struct sockdup_share_info entries[AGENT_LIST_MAX];
+	struct sockdup_event events[AGENT_LIST_MAX];
 };
 
 /* Flags of agent_spawn(). */
@@ -881,6 +936,12 @@ static inline void agent_serve(int ctl)
 			break;
 		case AG_GETPID:
 			rep.ret = getpid();
+			break;
+		case AG_EVENTS:
+			rep.ret = ev_read(fd >= 0 ? fd : dev, rep.events,
+					  req.arg < AGENT_LIST_MAX ?
+					  req.arg : AGENT_LIST_MAX);
+			rep.count = rep.ret > 0 ? rep.ret : 0;
 			break;
 		case AG_CLOSEDEV:
 			rep.ret = dev >= 0 ? close(dev) : 0;
@@ -1143,6 +1204,21 @@ static inline int agent_getpid(struct agent *a)
 	struct agent_req req = { .op = AG_GETPID };
 
 	return agent_call(a, &req, -1, NULL);
+}
+
+/* The events queued on @fd (passed), or on the agent's own descriptor. */
+static inline int agent_events(struct agent *a, int fd,
+			       struct sockdup_event *ev, int max)
+{
+	struct agent_req req = { .op = AG_EVENTS, .arg = max };
+	static struct agent_rep rep;
+	int ret;
+
+	ret = agent_call(a, &req, fd, &rep);
+	if (ret > 0)
+		memcpy(ev, rep.events, ret * sizeof(*ev));
+	errno = rep.err;
+	return ret;
 }
 
 static inline int agent_closedev(struct agent *a)

@@ -71,6 +71,7 @@ _Static_assert(SOCKDUP_REVOKE_SIZE_VER0 == 24 && SOCKDUP_QUERY_SIZE_VER0 == 88 &
 	       SOCKDUP_SHARE_INFO_SIZE_VER0 == 64, "first versions");
 _Static_assert(sizeof(struct sockdup_stats) == 96, "sockdup_stats size");
 _Static_assert(sizeof(struct sockdup_list) == 32, "sockdup_list size");
+_Static_assert(sizeof(struct sockdup_event) == 40, "sockdup_event size");
 
 /* Directory of the module's parameters. */
 #define SD_PARAM_DIR	"/sys/module/sockdup/parameters"
