@@ -25,6 +25,7 @@
 #include "../userlib/device.c"
 #include "../userlib/sockdup.c"
 #include "../userlib/pidfd.c"
+#include "../userlib/events.c"
 
 /* ul_bin() - path of program @name in the bin directory */
 static inline const char *ul_bin(const char *name)

@@ -89,6 +89,21 @@ static int device_fd(bool *fresh)
 	return fd;
 }
 
+int __sockdup_check_device(int fd)
+{
+	struct stat st, dev;
+
+	if (fstat(fd, &st))
+		return -errno;
+	if (!__atomic_load_n(&device_rdev, __ATOMIC_ACQUIRE)) {
+		/* the library has not opened the device yet: look it up */
+		if (stat(SOCKDUP_DEVICE, &dev) || !S_ISCHR(dev.st_mode))
+			return -ENOTTY;
+		__atomic_store_n(&device_rdev, dev.st_rdev, __ATOMIC_RELEASE);
+	}
+	return is_device(fd) ? 0 : -ENOTTY;
+}
+
 int __sockdup_ioctl(unsigned long cmd, void *arg)
 {
 	for (;;) {

@@ -157,8 +157,9 @@ static int pidfd_alive(int pidfd)
 	return -errno;
 }
 
-int sockdup_share_pidfd(int fd, int pidfd, unsigned int ttl_ms,
-			struct sockdup_cookie *cookie)
+/* Through @dev, or the cached descriptor if @dev is -1. */
+static int share_pidfd(int dev, int fd, int pidfd, unsigned int ttl_ms,
+		       struct sockdup_cookie *cookie, unsigned long long *id)
 {
 	struct sockdup_cookie c;
 	pid_t pid = 0;
@@ -177,7 +178,7 @@ int sockdup_share_pidfd(int fd, int pidfd, unsigned int ttl_ms,
 		return ret;
 	SOCKDUP_PIDFD_TEST_HOOK(1, pid, NULL);
 
-	ret = sockdup_share(fd, pid, ttl_ms, &c);
+	ret = __sockdup_share(dev, fd, pid, ttl_ms, &c, id);
 	if (ret < 0)
 		return ret;
 	SOCKDUP_PIDFD_TEST_HOOK(2, pid, &c);
@@ -194,4 +195,19 @@ int sockdup_share_pidfd(int fd, int pidfd, unsigned int ttl_ms,
 	}
 	*cookie = c;
 	return 0;
+}
+
+int sockdup_share_pidfd(int fd, int pidfd, unsigned int ttl_ms,
+			struct sockdup_cookie *cookie)
+{
+	return share_pidfd(-1, fd, pidfd, ttl_ms, cookie, NULL);
+}
+
+int sockdup_share_pidfd_on(int evfd, int fd, int pidfd, unsigned int ttl_ms,
+			   struct sockdup_cookie *cookie,
+			   unsigned long long *id)
+{
+	if (evfd < 0)
+		return -EBADF;
+	return share_pidfd(evfd, fd, pidfd, ttl_ms, cookie, id);
 }

@@ -9,12 +9,13 @@
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "include/sockdup.h"
 #include "internal.h"
 
-int sockdup_share(int fd, pid_t pid, unsigned int ttl_ms,
-		  struct sockdup_cookie *cookie)
+int __sockdup_share(int dev, int fd, pid_t pid, unsigned int ttl_ms,
+		    struct sockdup_cookie *cookie, unsigned long long *id)
 {
 	struct sockdup_share arg = {
 		.fd = fd,
@@ -31,11 +32,22 @@ int sockdup_share(int fd, pid_t pid, unsigned int ttl_ms,
 	if (pid <= 0)
 		return -ESRCH;
 
-	ret = __sockdup_ioctl(SOCKDUP_IOC_SHARE, &arg);
+	if (dev < 0)
+		ret = __sockdup_ioctl(SOCKDUP_IOC_SHARE, &arg);
+	else if (!(ret = __sockdup_check_device(dev)))
+		ret = ioctl(dev, SOCKDUP_IOC_SHARE, &arg) < 0 ? -errno : 0;
 	if (ret < 0)
 		return ret;
 	memcpy(cookie->bytes, arg.cookie, sizeof(cookie->bytes));
+	if (id)
+		*id = arg.id;
 	return 0;
+}
+
+int sockdup_share(int fd, pid_t pid, unsigned int ttl_ms,
+		  struct sockdup_cookie *cookie)
+{
+	return __sockdup_share(-1, fd, pid, ttl_ms, cookie, NULL);
 }
 
 int sockdup_redeem(const struct sockdup_cookie *cookie, unsigned int flags)

@@ -65,6 +65,26 @@ int sockdup_token_encode(const struct sockdup_cookie *cookie, char *buf,
 			 size_t size);
 int sockdup_token_decode(const char *token, struct sockdup_cookie *cookie);
 
+/*
+ * Events: shares made through a descriptor from sockdup_events_open() each
+ * queue one struct sockdup_event there when they end (redeemed, expired,
+ * revoked, reaped).  The descriptor is pollable.
+ */
+/* Flags of sockdup_events_open(). */
+/* Reads return -EAGAIN instead of waiting for an event. */
+#define SOCKDUP_EVENTS_NONBLOCK	(1U << 0)
+
+int sockdup_events_open(unsigned int flags);
+int sockdup_share_on(int evfd, int fd, pid_t pid, unsigned int ttl_ms,
+		     struct sockdup_cookie *cookie, unsigned long long *id);
+int sockdup_share_pidfd_on(int evfd, int fd, int pidfd, unsigned int ttl_ms,
+			   struct sockdup_cookie *cookie,
+			   unsigned long long *id);
+int sockdup_events_read(int evfd, struct sockdup_event *events,
+			unsigned int max);
+int sockdup_events_wait(int evfd, int timeout_ms,
+			struct sockdup_event *event);
+
 int sockdup_share_token(int fd, pid_t pid, unsigned int ttl_ms,
 			char token[SOCKDUP_TOKEN_SIZE]);
 int sockdup_redeem_token(const char *token, unsigned int flags);
