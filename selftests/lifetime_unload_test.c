@@ -318,6 +318,19 @@ TEST_F(unload, reload_starts_clean)
 	close(peer);
 }
 
+/* Close @n peers of released sockets; returns how many saw no EOF. */
+static int close_peers(int *peers, int n)
+{
+	int i, open_left = 0;
+
+	for (i = 0; i < n; i++) {
+		if (peer_closed(peers[i], EOF_BOUND_MS) != 1)
+			open_left++;
+		close(peers[i]);
+	}
+	return open_left;
+}
+
 /*
  * Unload while shares expire and targets die: every round makes shares with
  * TTLs of a few milliseconds and kills targets with sweep_ms at its minimum,
@@ -360,17 +373,66 @@ TEST_F(unload, races_expiry_and_reaping)
 			TH_LOG("round %d: rmmod sockdup: %s", r, strerror(errno));
 		}
 		self->unloaded = true;
-		for (i = 0; i < SHARES; i++) {
-			if (peer_closed(peers[i], EOF_BOUND_MS) != 1)
-				open_left++;
-			close(peers[i]);
-		}
+		open_left += close_peers(peers, SHARES);
 		ASSERT_EQ(0, insmod(ko_path(), self->params));
 		self->unloaded = false;
 		agent_kill(&targets[2]);
 	}
 	EXPECT_EQ(0, open_left);
 	EXPECT_EQ(0, params_reset());
+}
+
+/*
+ * Unload racing the close of the events file the shares were made through:
+ * the sharer leaves an event queued (a declined share: its record holds the
+ * decliner's pid) and shares pending, some about to expire, then exits
+ * while rmmod is retried until the file is gone.  The pending shares post
+ * their end into a closed queue or are released by the unload; every peer
+ * sees EOF, and kmemleak and KASAN (debug lane) see nothing left behind.
+ */
+TEST_F(unload, races_close_of_the_events_file)
+{
+	enum { ROUNDS = 8, SHARES = 6 };
+	struct agent_req bye = { .op = AG_EXIT };
+	int peers[SHARES], i, r, sock, ret, open_left = 0;
+	struct sockdup_share s[SHARES];
+
+	for (r = 0; r < ROUNDS; r++) {
+		ASSERT_EQ(0, agent_spawn(&self->sharer, 0, 0));
+		ASSERT_EQ(0, agent_spawn(&self->target, 0, 0));
+		for (i = 0; i < SHARES; i++) {
+			ASSERT_EQ(0, make_sock(SK_UNIX_STREAM, &sock,
+					       &peers[i]));
+			ret = agent_share(&self->sharer, sock, self->target.pid,
+					  i % 2 ? 1 + (__u32)r % 5 : LONG_TTL_MS,
+					  &s[i]);
+			close(sock);
+			ASSERT_EQ(0, ret);
+		}
+		/* a record in the sharer's queue, with a pid in it */
+		ASSERT_EQ(0, agent_revoke(&self->target, s[0].cookie));
+		ASSERT_EQ(0, agent_closedev(&self->target));
+
+		/* the sharer exits (its file closes) while rmmod runs */
+		ASSERT_EQ(0, fd_send(self->sharer.ctl, &bye, sizeof(bye), -1));
+		if (r % 2)
+			sched_yield();
+		ASSERT_EQ(0, rmmod_wait()) {
+			TH_LOG("round %d: rmmod sockdup: %s", r,
+			       strerror(errno));
+		}
+		self->unloaded = true;
+		/* exiting or gone: its descriptors had to close for rmmod */
+		EXPECT_EQ(self->sharer.child,
+			  waitpid(self->sharer.child, NULL, 0));
+		self->sharer.child = -1;
+		agent_kill(&self->sharer);
+		open_left += close_peers(peers, SHARES);
+		ASSERT_EQ(0, insmod(ko_path(), self->params));
+		self->unloaded = false;
+		agent_kill(&self->target);
+	}
+	EXPECT_EQ(0, open_left);
 }
 
 TEST_HARNESS_MAIN
