@@ -90,12 +90,13 @@
 enum op {
 	OP_SHARE, OP_REDEEM, OP_REVOKE, OP_QUERY, OP_STATS, OP_LIST,
 	OP_EXTENDED, OP_MANGLED, OP_RANDOM, OP_BADPTR, OP_WRONG_FILE,
-	OP_CHILD_REDEEM, NR_OPS
+	OP_CHILD_REDEEM, OP_EVENTS, NR_OPS
 };
 
 static const char *const op_name[NR_OPS] = {
 	"SHARE", "REDEEM", "REVOKE", "QUERY", "STATS", "LIST",
 	"EXTENDED", "MANGLED", "RANDOM", "BADPTR", "WRONG_FILE", "CHILD_REDEEM",
+	"EVENTS",
 };
 
 /* One remembered share, written by its sharer, read by everyone. */
@@ -1041,6 +1042,49 @@ static void do_wrong_file(struct thr *t)
 		drop_fd(ret);	/* fd was another /dev/sockdup: fine */
 }
 
+/*
+ * Read the events of the thread's /dev/sockdup file (shares end all the
+ * time: redeemed, revoked, expired, reaped, and the file is replaced with
+ * shares pending) with sizes around a record's, sometimes into a
+ * PROT_NONE page; every record read must be well formed.
+ */
+static void do_events(struct thr *t)
+{
+	const size_t rs = sizeof(struct sockdup_event);
+	const size_t sizes[] = { 0, 1, rs - 1, rs, rs + 7, 4 * rs, 100 * rs };
+	struct sockdup_event ev;
+	size_t len = sizes[below(&t->rng, ARRAY_SIZE(sizes))];
+	bool bad = chance(&t->rng, 5);
+	ssize_t n = read(t->dev, bad ? t->buf + ARGBUF : t->buf, len);
+	int err = errno;
+
+	if (n < 0) {
+		check_errno(OP_EVENTS, "", E(EAGAIN) |
+			    (len < rs ? E(EINVAL) : 0) | (bad ? E(EFAULT) : 0),
+			    n, err);
+		return;
+	}
+	count(OP_EVENTS, n, 0);
+	if (!n || n % rs || (size_t)n > len) {
+		violation("EVENTS: read %zu bytes returned %zd", len, n);
+		return;
+	}
+	for (ssize_t off = 0; off < n; off += rs) {
+		memcpy(&ev, t->buf + off, rs);
+		if (ev.size != rs || ev.pid < 0 ||
+		    (ev.flags & ~SOCKDUP_EVENT_DECLINED) ||
+		    (ev.flags && ev.type != SOCKDUP_EVENT_REVOKED) ||
+		    (ev.type == SOCKDUP_EVENT_OVERFLOW ?
+		     ev.id || !ev.lost : !ev.id || ev.lost) ||
+		    ev.type < SOCKDUP_EVENT_REDEEMED ||
+		    ev.type > SOCKDUP_EVENT_OVERFLOW ||
+		    ev.type == SOCKDUP_EVENT_UNLOADED)
+			violation("EVENTS: bad record: size %u type %u id %llu pid %d flags %#x lost %llu",
+				  ev.size, ev.type, (unsigned long long)ev.id,
+				  ev.pid, ev.flags, (unsigned long long)ev.lost);
+	}
+}
+
 /* ---- forked children that redeem and die at random moments ----------- */
 
 struct gift {
@@ -1237,7 +1281,7 @@ static void churn(struct thr *t)
 			shutdown(t->fd[slot], SHUT_RDWR);
 		break;
 	case 2: { /* a fresh /dev/sockdup; the old one closes with shares pending */
-		int fd = open(SOCKDUP_DEVICE, O_RDWR | O_CLOEXEC);
+		int fd = open(SOCKDUP_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 
 		if (fd >= 0) {
 			close(t->dev);
@@ -1282,7 +1326,8 @@ static void *thread_main(void *arg)
 	t->buf += 4096 - (ARGBUF % 4096);
 	mprotect(t->buf + ARGBUF, 4096, PROT_NONE);
 
-	t->dev = open(SOCKDUP_DEVICE, O_RDWR | O_CLOEXEC);
+	/* Non-blocking: do_events() reads it, and children share the file. */
+	t->dev = open(SOCKDUP_DEVICE, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (t->dev < 0) {
 		violation("open %s: %s", SOCKDUP_DEVICE, strerror(errno));
 		return NULL;
@@ -1332,6 +1377,8 @@ static void *thread_main(void *arg)
 			do_wrong_file(t);
 		else if (w < 925)
 			do_child(t);
+		else if (w < 945)
+			do_events(t);
 		else
 			churn(t);
 	}
