@@ -3,7 +3,9 @@
  * LIST: root sees every pending share; an ordinary user sees the shares its
  * uid made and the shares addressed to a process of its uid, and nothing
  * else.  Entries carry what QUERY says; capacity 0 only counts; count never
- * exceeds capacity; a too small entry_size is EINVAL.
+ * exceeds capacity; a too small or too large entry_size is EINVAL.  A table
+ * of thousands of shares, walked a chunk at a time while it grows, lists
+ * each share exactly once.
  */
 #define _GNU_SOURCE
 #include "kselftest_harness.h"
@@ -461,6 +463,51 @@ TEST_F(list, released_shares_leave)
 	EXPECT_LE(2, gone);
 	EXPECT_EQ(base.n - gone, st.pending);
 	free(base.ids);
+}
+
+/* Shares made for the walk test: many chunks and copy-out batches. */
+#define MANY	3000
+
+/*
+ * LIST walks the table a chunk at a time and copies out in batches, with
+ * no lock held in between; the table also resizes as it grows.  Every
+ * share is listed, and none twice.
+ */
+TEST(many_shares_each_listed_once)
+{
+	struct sockdup_share *mine;
+	__u64 *ids = NULL;
+	__u32 n = 0, i, k;
+	int dev, sv[2];
+
+	dev = sd_open();
+	ASSERT_LE(0, dev);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	mine = calloc(MANY, sizeof(*mine));
+	ASSERT_NE(NULL, mine);
+	for (i = 0; i < MANY; i++)
+		ASSERT_EQ(0, sd_share(dev, sv[0], getpid(), TTL_MS, &mine[i]))
+			TH_LOG("share %u: %s", i, strerror(errno));
+	ASSERT_EQ(0, sd_list_ids(dev, &ids, &n));
+	/* sorted: a share listed twice shows as two equal neighbours */
+	for (k = 1; k < n; k++)
+		ASSERT_NE(ids[k - 1], ids[k]) TH_LOG("id %llu listed twice",
+						    (unsigned long long)ids[k]);
+	/* ids grow: mine are in order, so k never goes back */
+	for (i = 0, k = 0; i < MANY; i++) {
+		while (k < n && ids[k] < mine[i].id)
+			k++;
+		ASSERT_TRUE(k < n && ids[k] == mine[i].id)
+			TH_LOG("id %llu not listed",
+			       (unsigned long long)mine[i].id);
+	}
+	for (i = 0; i < MANY; i++)
+		EXPECT_EQ(0, sd_revoke(dev, mine[i].cookie));
+	free(ids);
+	free(mine);
+	close(sv[0]);
+	close(sv[1]);
+	close(dev);
 }
 
 TEST_HARNESS_MAIN
