@@ -74,7 +74,7 @@ expect 2 "no command" --
 expect_msg "missing command" "no command: says what is missing"
 expect_no_msg "Usage: sockdup exec" "no command: a hint, not the whole usage"
 expect 0 "share --help" -- share --help
-expect_msg "Usage: sockdup share \[--ttl MS\] FD PID" "share --help: the share usage"
+expect_msg "Usage: sockdup share \[--ttl MS\] \[--wait\] FD PID" "share --help: the share usage"
 expect_no_msg "sockdup exec" "share --help: only the share usage"
 expect 0 "help revoke" -- help revoke
 expect_msg "Usage: sockdup revoke TOKEN | --id ID" "help revoke: the revoke usage"
@@ -111,13 +111,15 @@ expect 2 "share PID not a number" -- share 0 12abc
 expect 2 "share bad --ttl" -- share --ttl 5s 0 1
 expect 2 "share --ttl too large" -- share --ttl 4294967296 0 1
 expect 2 "share three arguments" -- share 0 1 2
+expect 2 "share --wait without arguments" -- share --wait
+expect 2 "share --wait with a bad PID" -- share --wait 0 0
 expect 2 "query without token" -- query
 expect 2 "query two tokens" -- query $good $good
 expect 3 "query malformed token" -- query sd1_AAECAwQFBgcICQoLDA0OD
 expect 3 "revoke malformed token" -- revoke 'sd1_AAECAwQFBgcICQoLDA0O/w'
 expect 2 "list with an argument" -- list extra
 if [ -e /dev/sockdup ]; then
-	for i in 1 2 3 4 5 6 7; do
+	for i in 1 2 3 4 5 6 7 8; do
 		skip "/dev/sockdup exists on this host"
 	done
 else
@@ -129,6 +131,7 @@ else
 	expect_in "$good\n$good2\n" 4 "exec - - reads two lines" -- exec - - -- true
 	expect_msg "token 1 ($good)" "exec - -: the first line's token is token 1"
 	expect 4 "revoke --id without /dev/sockdup" -- revoke --id 7
+	expect 4 "share --wait without /dev/sockdup" -- share --wait 0 1
 fi
 rm -f /tmp/tool_unit.$$
 echo "1..$n"

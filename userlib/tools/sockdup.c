@@ -3,7 +3,7 @@
  * sockdup(1): hand sockets around with /dev/sockdup from the shell.
  *
  *   sockdup exec [--env STYLE] [--name NAME]... TOKEN... -- PROGRAM [ARG]...
- *   sockdup share [--ttl MS] FD PID
+ *   sockdup share [--ttl MS] [--wait] FD PID
  *   sockdup query TOKEN | --id ID
  *   sockdup revoke TOKEN | --id ID
  *   sockdup list
@@ -46,6 +46,9 @@ enum {
 	EXIT_SRCH = 7,		/* no such target process */
 	EXIT_LIMIT = 8,		/* a quota or the descriptor table is full */
 	EXIT_BADFD = 9,		/* FD is not open or not a socket */
+	EXIT_EXPIRED = 10,	/* share --wait: the share expired */
+	EXIT_REVOKED = 11,	/* share --wait: withdrawn or declined */
+	EXIT_REAPED = 12,	/* share --wait: the target exited first */
 	EXIT_NOEXEC = 126,	/* PROGRAM found but could not be executed */
 	EXIT_NOTFOUND = 127,	/* PROGRAM not found */
 };
@@ -79,7 +82,9 @@ static const char exec_help[] =
 static const char share_help[] =
 "Share inherited socket FD with process PID and print the token; --ttl MS\n"
 "sets its lifetime (default: the module's default_ttl_ms, at most its\n"
-"max_ttl_ms).  The share outlives this command.\n";
+"max_ttl_ms).  The share outlives this command.  --wait: then wait until the\n"
+"share ends; exit 0 once PID redeemed it, 10 if it expired, 11 if it was\n"
+"revoked or declined, 12 if PID exited first.\n";
 static const char query_help[] =
 "Show what a pending share holds (socket, addresses, sharer, target, age,\n"
 "time left) without redeeming it.  By TOKEN only the sharing or the target\n"
@@ -523,12 +528,52 @@ static int ttl_error(unsigned long ttl)
 		    ttl);
 }
 
+/* share --wait: how the share ended, as an exit code and a message. */
+static int share_outcome(int evfd, unsigned long long id, unsigned long pid)
+{
+	struct sockdup_event ev;
+	int ret;
+
+	do {
+		ret = sockdup_events_read(evfd, &ev, 1);
+		if (ret < 0)
+			return fail(EXIT_FAIL, "waiting for the share to end: %s",
+				    strerror(-ret));
+		/* the only share made through @evfd: nothing else comes */
+	} while (ev.id != id);
+
+	switch (ev.type) {
+	case SOCKDUP_EVENT_REDEEMED:
+		return EXIT_OK;
+	case SOCKDUP_EVENT_EXPIRED:
+		return fail(EXIT_EXPIRED,
+			    "the share expired before pid %lu redeemed it (see --ttl)",
+			    pid);
+	case SOCKDUP_EVENT_REVOKED:
+		if (ev.flags & SOCKDUP_EVENT_DECLINED)
+			return fail(EXIT_REVOKED, "pid %lu declined the share",
+				    pid);
+		return fail(EXIT_REVOKED,
+			    "the share was withdrawn (revoked by pid %d)",
+			    (int)ev.pid);
+	case SOCKDUP_EVENT_REAPED:
+		return fail(EXIT_REAPED,
+			    "pid %lu exited without redeeming the share", pid);
+	default:
+		return fail(EXIT_FAIL, "the share ended (event %u)",
+			    (unsigned int)ev.type);
+	}
+}
+
 static int cmd_share(int argc, char **argv)
 {
 	const char *pos[2];
 	unsigned long fd, pid, ttl = 0;
 	char token[SOCKDUP_TOKEN_SIZE], what[64];
-	int i, n = 0, ret;
+	struct sockdup_cookie cookie;
+	unsigned long long id = 0;
+	int i, n = 0, ret, evfd = -1;
+	bool wait = false;
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -540,6 +585,8 @@ static int cmd_share(int argc, char **argv)
 				return usage_error("%s needs a value", "--ttl");
 			if (!parse_uint(v, UINT_MAX, &ttl))
 				return usage_error("bad --ttl '%s': milliseconds expected", v);
+		} else if (!strcmp(a, "--wait")) {
+			wait = true;
 		} else if (a[0] == '-' && a[1]) {
 			return usage_error("unknown option '%s'", a);
 		} else {
@@ -556,7 +603,19 @@ static int cmd_share(int argc, char **argv)
 		return usage_error("bad PID '%s': a process id expected", pos[1]);
 
 	cur_op = OP_SHARE;
-	ret = sockdup_share_token((int)fd, (pid_t)pid, (unsigned int)ttl, token);
+	if (wait) {
+		/* an open file of our own, told how the share ends */
+		evfd = sockdup_events_open(0);
+		if (evfd < 0)
+			return lib_error(evfd, NULL);
+		ret = sockdup_share_on(evfd, (int)fd, (pid_t)pid,
+				       (unsigned int)ttl, &cookie, &id);
+		if (ret == 0)
+			sockdup_token_encode(&cookie, token, sizeof(token));
+	} else {
+		ret = sockdup_share_token((int)fd, (pid_t)pid,
+					  (unsigned int)ttl, token);
+	}
 	if (ret == -EINVAL)
 		return ttl_error(ttl);
 	if (ret < 0) {
@@ -567,6 +626,8 @@ static int cmd_share(int argc, char **argv)
 	}
 	if (printf("%s\n", token) < 0 || fflush(stdout))
 		return fail(EXIT_FAIL, "writing the token: %s", strerror(errno));
+	if (wait)
+		return share_outcome(evfd, id, pid);
 	return EXIT_OK;
 }
 
@@ -830,7 +891,7 @@ static int cmd_list(int argc, char **argv)
 static const struct command commands[] = {
 	{ "exec", cmd_exec, "[--env STYLE] [--name NAME]... TOKEN... -- PROGRAM [ARG]...",
 	  exec_help },
-	{ "share", cmd_share, "[--ttl MS] FD PID", share_help },
+	{ "share", cmd_share, "[--ttl MS] [--wait] FD PID", share_help },
 	{ "query", cmd_query, "TOKEN | --id ID", query_help },
 	{ "revoke", cmd_revoke, "TOKEN | --id ID", revoke_help },
 	{ "list", cmd_list, "", list_help },
@@ -863,7 +924,8 @@ static void usage(FILE *f)
 "\n'sockdup COMMAND --help' shows one command's usage.\n"
 "Exit status: 0 ok, 1 failure, 2 usage, 3 malformed token, 4 no /dev/sockdup,\n"
 "5 no such share, 6 permission denied, 7 no such process, 8 limit reached,\n"
-"9 bad or non-socket FD, 126 PROGRAM not executable, 127 PROGRAM not found.\n");
+"9 bad or non-socket FD, 10-12 (share --wait) expired, revoked, target exited,\n"
+"126 PROGRAM not executable, 127 PROGRAM not found.\n");
 }
 
 int main(int argc, char **argv)
