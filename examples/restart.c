@@ -6,14 +6,18 @@
  *
  * SIGHUP starts a replacement: a new process running this program (fork,
  * then exec of /proc/self/exe, as after an upgrade of the binary).  The old
- * server shares its listening socket with the new process and writes the
- * token into a pipe; the new process redeems it and says "ready" on a second
- * pipe.  Until then the old server keeps accepting; afterwards it closes its
- * descriptor, finishes the connections it already accepted (drains) and
- * exits.  The listening socket itself never closes: connections waiting in
- * its backlog are accepted by the new server, so no client is ever refused
- * or reset.  If the replacement dies before it is ready, the old server
- * simply goes on serving.
+ * server shares its listening socket with the new process through an
+ * events descriptor (sockdup_events_open()) and writes the token into a
+ * pipe; the new process redeems it.  The old server learns that from the
+ * kernel: the events descriptor becomes readable with a "redeemed" event,
+ * with no message the new process has to remember to send.  Until then the
+ * old server keeps accepting; afterwards it closes its descriptor,
+ * finishes the connections it already accepted (drains) and exits.  The
+ * listening socket itself never closes: connections waiting in its backlog
+ * are accepted by the new server, so no client is ever refused or reset.
+ * If the share ends otherwise (the replacement exited first, or did not
+ * redeem within the module's default TTL), the old server simply goes on
+ * serving.
  *
  * A replacement finds the listening socket in one of three ways, tried in
  * this order:
@@ -175,80 +179,124 @@ static void write_pidfile(const char *path)
 }
 
 /*
- * Start the next generation and hand it the listener.  Returns the read end
- * of its readiness pipe, or -1.
+ * Start the next generation and hand it the listener.  Returns the events
+ * descriptor the share was made through (its id in *@id), or -1.
  */
-static int start_replacement(int lfd)
+static int start_replacement(int lfd, unsigned long long *id)
 {
-	char token[SOCKDUP_TOKEN_SIZE + 1], genv[32], tenv[32], renv[32];
+	char token[SOCKDUP_TOKEN_SIZE + 1], genv[32], tenv[32];
+	struct sockdup_cookie cookie;
 	char **envp, **e;
-	int tp[2], rp[2], n = 0, err;
+	int tp[2], evfd, n = 0, err;
 	pid_t pid;
 
-	if (pipe2(tp, O_CLOEXEC) || pipe2(rp, O_CLOEXEC)) {
+	evfd = sockdup_events_open(SOCKDUP_EVENTS_NONBLOCK);
+	if (evfd < 0) {
+		printf("%s: cannot open /dev/sockdup: %s; still serving\n",
+		       name, strerror(-evfd));
+		return -1;
+	}
+	if (pipe2(tp, O_CLOEXEC)) {
 		perror("restart: pipe");
+		close(evfd);
 		return -1;
 	}
 	/* build the child's environment now: after fork() only exec */
 	for (e = environ; *e; e++)
 		n++;
-	envp = calloc(n + 4, sizeof(*envp));
-	if (!envp)
+	envp = calloc(n + 3, sizeof(*envp));
+	if (!envp) {
+		close(evfd);
+		close(tp[0]);
+		close(tp[1]);
 		return -1;
+	}
 	n = 0;
 	for (e = environ; *e; e++)
 		if (strncmp(*e, "RESTART_", 8))
 			envp[n++] = *e;
 	snprintf(genv, sizeof(genv), "RESTART_GEN=%d", gen + 1);
 	snprintf(tenv, sizeof(tenv), "RESTART_TOKEN_FD=%d", tp[0]);
-	snprintf(renv, sizeof(renv), "RESTART_READY_FD=%d", rp[1]);
 	envp[n++] = genv;
 	envp[n++] = tenv;
-	envp[n++] = renv;
 
 	pid = fork();
 	if (pid == 0) {
 		/* only async-signal-safe calls here; same command line */
 		fcntl(tp[0], F_SETFD, 0);
-		fcntl(rp[1], F_SETFD, 0);
 		execve("/proc/self/exe", saved_argv, envp);
 		_exit(127);
 	}
 	free(envp);
 	close(tp[0]);
-	close(rp[1]);
 	if (pid < 0) {
 		perror("restart: fork");
 		close(tp[1]);
-		close(rp[0]);
+		close(evfd);
 		return -1;
 	}
 
 	/*
-	 * The handover: share with the new pid (TTL 0: the module's default,
-	 * a minute), send the token as text.
+	 * The handover: share with the new pid through the events
+	 * descriptor (TTL 0: the module's default, a minute), send the
+	 * token as text.
 	 */
-	err = sockdup_share_token(lfd, pid, 0, token);
+	err = sockdup_share_on(evfd, lfd, pid, 0, &cookie, id);
 	if (err) {
 		printf("%s: cannot share the listening socket: %s; still serving\n",
 		       name, strerror(-err));
 		kill(pid, SIGKILL);
 		close(tp[1]);
-		close(rp[0]);
+		close(evfd);
 		return -1;
 	}
+	sockdup_token_encode(&cookie, token, sizeof(token));
 	printf("%s: SIGHUP: started gen%d[pid %d], handed it the listening socket as %s; still accepting\n",
 	       name, gen + 1, (int)pid, token);
 	strcat(token, "\n");
 	write_all(tp[1], token, strlen(token));
 	close(tp[1]);
-	return rp[0];
+	return evfd;
+}
+
+/*
+ * How the share of the listener ended: 1 the replacement has it, 0 it
+ * ended otherwise, -1 not yet.
+ */
+static int handover_done(int evfd, unsigned long long id)
+{
+	struct sockdup_event ev;
+	const char *why;
+
+	/* the only share made through @evfd: its one event */
+	if (sockdup_events_read(evfd, &ev, 1) != 1)
+		return -1;
+	if (ev.id != id)
+		return 0;
+	switch (ev.type) {
+	case SOCKDUP_EVENT_REDEEMED:
+		printf("%s: the kernel says gen%d[pid %d] has the listening socket (share %llu redeemed)\n",
+		       name, gen + 1, ev.pid, id);
+		return 1;
+	case SOCKDUP_EVENT_EXPIRED:
+		why = "did not redeem the listening socket in time";
+		break;
+	case SOCKDUP_EVENT_REAPED:
+		why = "exited without redeeming the listening socket";
+		break;
+	default:
+		why = "declined the listening socket";
+		break;
+	}
+	printf("%s: gen%d %s; still serving\n", name, gen + 1, why);
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	const char *address = "127.0.0.1", *pidfile = NULL;
-	int opt, port = 8082, lfd, sfd, ready = -1;
+	int opt, port = 8082, lfd, sfd, evfd = -1;
+	unsigned long long share_id = 0;
 	bool accepting = true, handed_over = false;
 	char how[128];
 	sigset_t set;
@@ -295,19 +343,12 @@ int main(int argc, char **argv)
 	fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK);
 	printf("%s: %s, accepting\n", name, how);
 	write_pidfile(pidfile);
-	if (env_long("RESTART_READY_FD", -1) >= 0) {
-		int rfd = (int)env_long("RESTART_READY_FD", -1);
-
-		write_all(rfd, "ready\n", 6);
-		close(rfd);
-		unsetenv("RESTART_READY_FD");
-	}
 
 	while (accepting) {
 		struct pollfd p[3] = {
 			{ .fd = lfd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
-			{ .fd = ready, .events = POLLIN },
+			{ .fd = evfd, .events = POLLIN },
 		};
 
 		if (poll(p, 3, -1) < 0 && errno != EINTR)
@@ -329,26 +370,25 @@ int main(int argc, char **argv)
 
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
-			if (si.ssi_signo == SIGHUP && ready < 0)
-				ready = start_replacement(lfd);
+			if (si.ssi_signo == SIGHUP && evfd < 0)
+				evfd = start_replacement(lfd, &share_id);
 			else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 				accepting = false;
 			else if (si.ssi_signo == SIGCHLD)
 				while (waitpid(-1, NULL, WNOHANG) > 0)
 					;
 		}
-		if (ready >= 0 && p[2].revents) {
-			char buf[8];
+		if (evfd >= 0 && p[2].revents) {
+			int done = handover_done(evfd, share_id);
 
-			if (read(ready, buf, sizeof(buf)) > 0) {
+			if (done == 1) {
 				handed_over = true;
 				accepting = false;
-			} else {
-				printf("%s: the replacement died before it was ready; still serving\n",
-				       name);
 			}
-			close(ready);
-			ready = -1;
+			if (done >= 0) {
+				close(evfd);
+				evfd = -1;
+			}
 		}
 	}
 
