@@ -183,6 +183,8 @@ TEST_F(ex, restart_twice_without_refusing_a_connection)
 	self->server.pid = -1;
 	EXPECT_EQ(2, count(self->out, "handed it the listening socket as sd1_")) TH_LOG("server: %s", self->out);
 	EXPECT_EQ(2, count(self->out, "redeemed the listening socket from token sd1_")) TH_LOG("server: %s", self->out);
+	/* the old generation learnt of each handover from its events file */
+	EXPECT_EQ(2, count(self->out, "has the listening socket (share ")) TH_LOG("server: %s", self->out);
 	EXPECT_EQ(2, count(self->out, "the next generation is accepting")) TH_LOG("server: %s", self->out);
 	EXPECT_EQ(3, count(self->out, "drained; served")) TH_LOG("server: %s", self->out);
 }

@@ -476,4 +476,86 @@ TEST_F(tool, revoke_as_the_target_declines)
 	EXPECT_EQ(-ENOENT, sockdup_query(&c, &info));
 }
 
+/*
+ * share --wait: the tool prints the token, then waits on its events file
+ * for the share to end and says how in its exit status.  The tool's exit
+ * is the event each test waits for.
+ */
+
+/* Start "sockdup share --wait [--ttl TTL] 3 PID" and read its token. */
+static int start_wait(struct ul_proc *p, int fd, pid_t pid, const char *ttl,
+		      struct sockdup_cookie *c)
+{
+	static char pidbuf[16];
+	char *argv[] = { "sockdup", "share", "--wait", "--ttl",
+			 (char *)(ttl ? ttl : "60000"), "3", pidbuf, NULL };
+	char line[64];
+
+	snprintf(pidbuf, sizeof(pidbuf), "%d", pid);
+	if (ul_start(p, argv, false, fd) || ul_go(p, "") ||
+	    ul_read_line(p->out, line, sizeof(line), SD_WAIT_MS))
+		return -1;
+	return sockdup_token_decode(line, c) ? -1 : 0;
+}
+
+TEST_F(tool, share_wait_redeemed)
+{
+	struct sockdup_cookie c;
+	int fd;
+
+	ASSERT_EQ(0, start_wait(&self->p, self->l.fd, getpid(), NULL, &c))
+		TH_LOG("%s", sd_errmsg());
+	/* Still waiting while the share is pending. */
+	EXPECT_EQ(0, sd_poll1(self->p.out, POLLIN, 100));
+	fd = sockdup_redeem(&c, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS))
+		TH_LOG("output: %s", self->out);
+	EXPECT_STREQ("", self->out);
+	close(fd);
+}
+
+TEST_F(tool, share_wait_expired)
+{
+	struct sockdup_cookie c;
+
+	ASSERT_EQ(0, start_wait(&self->p, self->l.fd, getpid(), "200", &c))
+		TH_LOG("%s", sd_errmsg());
+	EXPECT_EQ(10, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "expired before pid"))
+		TH_LOG("output: %s", self->out);
+	EXPECT_EQ(-ENOENT, sockdup_redeem(&c, 0));
+}
+
+TEST_F(tool, share_wait_declined)
+{
+	struct sockdup_cookie c;
+
+	ASSERT_EQ(0, start_wait(&self->p, self->l.fd, getpid(), NULL, &c))
+		TH_LOG("%s", sd_errmsg());
+	ASSERT_EQ(0, sockdup_revoke(&c));
+	EXPECT_EQ(11, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "declined the share"))
+		TH_LOG("output: %s", self->out);
+}
+
+TEST_F(tool, share_wait_target_exits)
+{
+	struct sockdup_cookie c;
+	int ctl = -1, go;
+	pid_t t = sd_fork(&ctl);
+
+	ASSERT_LE(0, t);
+	if (t == 0)
+		_exit(sd_recv_int(ctl, &go, -1) ? 1 : 0);
+	ASSERT_EQ(0, start_wait(&self->p, self->l.fd, t, NULL, &c))
+		TH_LOG("%s", sd_errmsg());
+	ASSERT_EQ(0, sd_send_int(ctl, 1));
+	EXPECT_EQ(0, sd_wait(t));
+	EXPECT_EQ(12, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "exited without redeeming"))
+		TH_LOG("output: %s", self->out);
+	close(ctl);
+}
+
 TEST_HARNESS_MAIN

@@ -149,6 +149,67 @@ TEST(revoke_then_redeem_is_enoent)
 	close(sv[1]);
 }
 
+/* the events wrappers: share through an events descriptor, read its event */
+TEST(events_descriptor_reports_its_shares)
+{
+	struct sockdup_share_info info;
+	struct sockdup_event ev[2];
+	struct sockdup_cookie c, d;
+	unsigned long long id, id2;
+	int sv[2], ev_nb, ev_bl, pidfd, p[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	EXPECT_EQ(-EINVAL, sockdup_events_open(2));
+	ev_nb = sockdup_events_open(SOCKDUP_EVENTS_NONBLOCK);
+	ev_bl = sockdup_events_open(0);
+	ASSERT_LE(0, ev_nb);
+	ASSERT_LE(0, ev_bl);
+	EXPECT_TRUE(fcntl(ev_nb, F_GETFL) & O_NONBLOCK);
+	EXPECT_FALSE(fcntl(ev_bl, F_GETFL) & O_NONBLOCK);
+	EXPECT_TRUE(fcntl(ev_bl, F_GETFD) & FD_CLOEXEC);
+
+	EXPECT_EQ(-EAGAIN, sockdup_events_read(ev_nb, ev, 2));
+	EXPECT_EQ(0, sockdup_events_wait(ev_bl, 0, ev));
+	EXPECT_EQ(-EINVAL, sockdup_events_read(ev_nb, NULL, 2));
+	EXPECT_EQ(-EINVAL, sockdup_events_read(ev_nb, ev, 0));
+	EXPECT_EQ(-EBADF, sockdup_share_on(-1, sv[0], getpid(), 0, &c, &id));
+	/* a descriptor that is not /dev/sockdup */
+	EXPECT_EQ(-ENOTTY, sockdup_share_on(p[0], sv[0], getpid(), 0, &c,
+					    &id));
+	/* nothing is read from it either: the pipe keeps its byte */
+	ASSERT_EQ(1, write(p[1], "x", 1));
+	EXPECT_EQ(-ENOTTY, sockdup_events_read(p[0], ev, 1));
+	EXPECT_EQ(-ENOTTY, sockdup_events_wait(p[0], 0, ev));
+	EXPECT_EQ(1, read(p[0], ev, sizeof(ev)));
+
+	ASSERT_EQ(0, sockdup_share_on(ev_nb, sv[0], getpid(), 0, &c, &id));
+	ASSERT_EQ(0, sockdup_query(&c, &info));
+	EXPECT_EQ(id, info.id);
+	pidfd = syscall(SYS_pidfd_open, getpid(), 0);
+	ASSERT_LE(0, pidfd);
+	ASSERT_EQ(0, sockdup_share_pidfd_on(ev_bl, sv[0], pidfd, 0, &d, &id2));
+	EXPECT_NE(id, id2);
+
+	ASSERT_EQ(0, sockdup_revoke(&c));
+	ASSERT_EQ(0, sockdup_revoke(&d));
+	ASSERT_EQ(1, sockdup_events_read(ev_nb, ev, 2));
+	EXPECT_EQ(id, ev[0].id);
+	EXPECT_EQ(SOCKDUP_EVENT_REVOKED, ev[0].type);
+	/* the target (ourselves) declined it */
+	EXPECT_EQ(SOCKDUP_EVENT_DECLINED, ev[0].flags);
+	ASSERT_EQ(1, sockdup_events_wait(ev_bl, -1, ev));
+	EXPECT_EQ(id2, ev[0].id);
+	EXPECT_EQ(getpid(), ev[0].pid);
+	close(pidfd);
+	close(ev_nb);
+	close(ev_bl);
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* every errno comes back negated, none is swallowed or remapped */
 TEST(errors_are_negative_errno)
 {
