@@ -120,7 +120,7 @@ rport=$((port + 1))
 say "== 2. Graceful restart =="
 say "restart serves 127.0.0.1:$rport. 4 clients connect in a loop for 6 s. At 2 s and"
 say "at 4 s the server gets SIGHUP: it starts a new copy of itself, shares the"
-say "listening socket with it, stops accepting once the new one is ready and"
+say "listening socket with it, stops accepting once the kernel reports it redeemed and"
 say "drains. The listening socket never closes, so no connection is refused."
 say ""
 exec 4>"$tmp/restart.log"
