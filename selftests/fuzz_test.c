@@ -972,6 +972,38 @@ static void do_random(struct thr *t)
 }
 
 /* Valid commands whose argument is not (wholly) readable or writable. */
+
+/*
+ * Is @p where the main thread's stack is or may grow to (its VMA and
+ * RLIMIT_STACK below its top)?  A fault there maps a page, so an ioctl
+ * given such a pointer may rightly succeed.
+ */
+static bool in_stack_zone(uintptr_t p)
+{
+	static uintptr_t lo, hi;
+	static bool known;
+
+	if (!known) {
+		struct rlimit rl = { 0 };
+		unsigned long a, b;
+		char line[256];
+		FILE *f = fopen("/proc/self/maps", "r");
+
+		while (f && fgets(line, sizeof(line), f))
+			if (strstr(line, "[stack]") &&
+			    sscanf(line, "%lx-%lx", &a, &b) == 2) {
+				hi = b;
+				getrlimit(RLIMIT_STACK, &rl);
+				lo = rl.rlim_cur == RLIM_INFINITY ||
+				     rl.rlim_cur > b - 65536 ?
+				     0 : b - rl.rlim_cur - 65536;
+			}
+		if (f)
+			fclose(f);
+		known = true;
+	}
+	return p >= lo && p < hi;
+}
 static void do_badptr(struct thr *t)
 {
 	unsigned long cmd = cmds[below(&t->rng, NR_CMDS)];
@@ -992,11 +1024,13 @@ static void do_badptr(struct thr *t)
 		break;
 	case 3:
 		/* a random address, drawn again while it lands in a mapped
-		 * page: in a 32-bit process a good share of them would */
+		 * page (in a 32-bit process a good share of them would) or
+		 * where the main stack may grow, which a fault would map */
 		do
 			p = (void *)(uintptr_t)rnd(&t->rng);
 		while (!mincore((void *)((uintptr_t)p & ~(uintptr_t)4095), 1,
-				(unsigned char[1]){ 0 }));
+				(unsigned char[1]){ 0 }) ||
+		       in_stack_zone((uintptr_t)p));
 		break;
 	case 4:	/* straddles the guard page */
 		p = t->buf + ARGBUF - 1 - below(&t->rng, size - 1);
