@@ -173,17 +173,33 @@ long sockdup_ioctl_stats(void __user *uarg, unsigned int usize)
 		       sizeof(karg) - offsetof(struct sockdup_stats, pending)))
 		return -EINVAL;
 
+	/*
+	 * The releases first, then the shares: a share is counted before it
+	 * can be released (sockdup_entry_insert()), so a reader that sums in
+	 * this order sees every share whose release it saw, while shares
+	 * come and go on other CPUs.
+	 */
 	for_each_possible_cpu(cpu) {
 		const struct sockdup_counters *c =
 			per_cpu_ptr(sockdup_counters, cpu);
 
-		karg.shared += READ_ONCE(c->shared);
 		karg.redeemed += READ_ONCE(c->released[SOCKDUP_REDEEMED]);
 		karg.expired += READ_ONCE(c->released[SOCKDUP_EXPIRED]);
 		karg.revoked += READ_ONCE(c->released[SOCKDUP_REVOKED]);
 		karg.reaped += READ_ONCE(c->released[SOCKDUP_REAPED]);
 		karg.refused_user += READ_ONCE(c->refused_user);
 		karg.refused_global += READ_ONCE(c->refused_global);
+	}
+	/*
+	 * Pairs with the publication of the share (rcu_assign_pointer() in the
+	 * table insert), which orders its count before any release of it.
+	 */
+	smp_rmb();
+	for_each_possible_cpu(cpu) {
+		const struct sockdup_counters *c =
+			per_cpu_ptr(sockdup_counters, cpu);
+
+		karg.shared += READ_ONCE(c->shared);
 	}
 	pending = atomic_read(&sockdup_pending);
 	karg.pending = pending > 0 ? pending : 0;

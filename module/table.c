@@ -209,17 +209,24 @@ int sockdup_entry_insert(struct sockdup_entry *e)
 {
 	int err;
 
+	/*
+	 * Counted before the share is visible: a REDEEM on another CPU may
+	 * release it the moment it is inserted, and STATS, which sums the
+	 * releases before the shares, must never see more releases than
+	 * shares.  A failed insert takes the count back.
+	 */
+	this_cpu_inc(sockdup_counters->shared);
 	err = rhashtable_lookup_insert_fast(&sockdup_table, &e->node,
 					    sockdup_table_params);
+	if (!err)
+		return 0;
+	this_cpu_dec(sockdup_counters->shared);
 	if (err == -EEXIST)
 		return err;
 	/* Full: only when max_total is at its largest and releases lag. */
 	if (err == -E2BIG)
 		return -ENOSPC;
-	if (err)
-		return -ENOMEM;
-	this_cpu_inc(sockdup_counters->shared);
-	return 0;
+	return -ENOMEM;
 }
 
 /**
