@@ -8,6 +8,7 @@
 
 #include <linux/file.h>
 #include <linux/version.h>
+#include <linux/workqueue.h>
 
 /**
  * sockdup_receive_fd() - install a file in the caller's descriptor table
@@ -31,5 +32,16 @@ static inline int sockdup_receive_fd(struct file *file, unsigned int o_flags)
 	return receive_fd(file, o_flags);
 #endif
 }
+
+/*
+ * sockdup_wq - the system workqueue for sockdup's per-cpu work (the
+ * sweeper).  Linux 6.17 added system_percpu_wq under that name and from
+ * 7.2 on queueing on system_wq logs a deprecation warning.
+ */
+#if KERNEL_VERSION(6, 17, 0) <= LINUX_VERSION_CODE
+#define sockdup_wq system_percpu_wq
+#else
+#define sockdup_wq system_wq
+#endif
 
 #endif /* _SOCKDUP_COMPAT_H */

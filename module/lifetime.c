@@ -27,6 +27,7 @@
 #include <linux/timekeeping.h>
 #include <linux/workqueue.h>
 
+#include "compat.h"
 #include "sockdup_core.h"
 
 /**
@@ -98,7 +99,7 @@ static void sockdup_sweep_arm(u64 at, u64 now)
 	if (!sockdup_sweep_armed || at < sockdup_sweep_at) {
 		WRITE_ONCE(sockdup_sweep_armed, true);
 		WRITE_ONCE(sockdup_sweep_at, at);
-		mod_delayed_work(system_wq, &sockdup_sweep_work, delay);
+		mod_delayed_work(sockdup_wq, &sockdup_sweep_work, delay);
 	}
 	spin_unlock(&sockdup_sweep_lock);
 }
