@@ -33,6 +33,12 @@ packages=(
 	# the Python package's tests and the real servers in the VM (python/,
 	# examples/servers/): copied into the initramfs with their libraries
 	python3 haproxy nginx systemd
+	# the newest kernel line (selftests/qemu/newest/kernel.sh): the private
+	# apt configuration checks trixie-backports with the archive keyring;
+	# its config signs modules, so modules_prepare builds sign-file
+	debian-archive-keyring libssl-dev
+	# kselftest's lib.mk installs with rsync
+	rsync
 )
 
 tarball=/usr/src/linux-source-6.12.tar.xz
