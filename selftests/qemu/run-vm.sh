@@ -10,9 +10,13 @@
 # Usage: selftests/qemu/run-vm.sh KERNEL MODE [name=value...]
 #   KERNEL  a Debian release as in /boot/vmlinuz-<release> (headers in
 #           /usr/src/linux-headers-<release>); or a series (6.1, 6.12: its
-#           newest installed release); or a custom kernel: a directory that
-#           holds bzImage and build/ (the build tree, used as KDIR), or a
-#           kernel build tree itself (arch/x86/boot/bzImage inside).
+#           newest installed release); or a major version (7: the newest
+#           image of that line in trixie-backports, prepared by
+#           newest/kernel.sh without installing it); or a custom kernel: a
+#           directory that holds bzImage and build/ (the build tree, used
+#           as KDIR; a file "release" in it names the release the guest
+#           must boot), or a kernel build tree itself (arch/x86/boot/bzImage
+#           inside).
 #   MODE    runs selftests/qemu/modes/MODE.sh inside the VM (check, ...).
 #           A line "# vm-timeout: SECONDS" in the mode script sets the boot
 #           timeout for it; a line "# vm-root: yes" puts build/vmroot/ (the
@@ -150,6 +154,10 @@ main() {
 
 	if [[ $kernel =~ ^[0-9]+\.[0-9]+$ ]]; then
 		kernel=$("$here/kernels.sh" "$kernel") || exit 2
+	elif [[ $kernel =~ ^[0-9]+$ ]]; then
+		# A major version (7): the newest image of that line in the
+		# registry, prepared but not installed (newest/kernel.sh).
+		kernel=$("$here/newest/kernel.sh" "$kernel" | tail -n 1) || exit 2
 	fi
 
 	custom=0
@@ -176,11 +184,21 @@ main() {
 	[ -n "$release" ] || die "cannot read the release of $kdir"
 	[ "$custom" = 1 ] || [ "$release" = "$kernel" ] ||
 		die "headers $kdir are for $release, not $kernel"
+	# A prepared distribution kernel (newest/kernel.sh) names its release:
+	# the guest must boot exactly that one.
+	distro=""
+	if [ "$custom" = 1 ] && [ -f "$kernel/release" ]; then
+		distro=$(cat "$kernel/describe" 2>/dev/null || echo "$kernel")
+		[ "$(cat "$kernel/release")" = "$release" ] ||
+			die "$kdir is prepared for $release, not $(cat "$kernel/release")"
+	fi
 
 	out=$build/$release
 	mkdir -p "$out"
 
-	if [ "$custom" = 1 ]; then
+	if [ -n "$distro" ]; then
+		describe="$release ($distro)"
+	elif [ "$custom" = 1 ]; then
 		describe="$release (custom kernel $image)"
 	else
 		describe="$release (linux-image $(dpkg-query -W -f='${Version}' "linux-image-$release" 2>/dev/null || echo '?'))"
@@ -309,7 +327,7 @@ main() {
 
 	tap=$out/tap-$mode.txt
 	expect=$release
-	[ "$custom" = 0 ] || expect=""
+	[ "$custom" = 0 ] || [ -n "$distro" ] || expect=""
 	tr -d '\r' <"$verdict" | awk -f "$here/verdict.awk" -v release="$expect" \
 		-v mode="$mode" -v nonce="$nonce" -v why_no_marker="$why" >"$tap"
 
