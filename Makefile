@@ -9,9 +9,11 @@
 #                          only those programs; DEBUG_LANE=0: without the
 #                          debug kernel, see selftests/qemu/debug/;
 #                          PKG_LANE=0: without the packaging lane, see
-#                          selftests/packaging/)
-#   make vm [KERNEL=<release|series|kernel dir>] [MODE=check] [TESTS=a_test,b_test]
-#                          one VM run (default: KDIR's kernel, mode check)
+#                          selftests/packaging/; NEWEST_LANE=0: without the
+#                          newest 7.x kernel, see selftests/qemu/newest/)
+#   make vm [KERNEL=<release|series|major|kernel dir>] [MODE=check] [TESTS=a_test,b_test]
+#                          one VM run (default: KDIR's kernel, mode check;
+#                          KERNEL=7: the newest 7.x image of trixie-backports)
 #   make vm-all MODE=<mode>  one VM run per tested kernel (KERNELS)
 #   make deps              install missing packages, extract kselftest/checkpatch
 #   make deb               Debian packages in build/deb/ (debian/build.mk)
@@ -128,6 +130,7 @@ vm-all:
 check:
 	$(Q)KERNELS="$(if $(filter command line environment,$(origin KERNELS)),$(KERNELS))" \
 		UNIT="$(unit-y)" DEBUG_LANE="$(DEBUG_LANE)" PKG_LANE="$(PKG_LANE)" \
+		NEWEST_LANE="$(NEWEST_LANE)" \
 		VM_JOBS="$(VM_JOBS)" TESTS="$(TESTS)" scripts/check.sh
 
 style: deps

@@ -6,7 +6,11 @@
 #   2. style: checkpatch.pl --strict and kernel-doc over module/ and uapi/
 #   3. builds: test and VM programs; sockdup.ko for every kernel with W=1
 #      (any compiler or modpost warning fails)
-#   4. the VM run (mode check) on every kernel: selftests/qemu/run-vm.sh;
+#   4. the VM run (mode check) on every kernel: selftests/qemu/run-vm.sh
+#      (6.1 and 6.12 installed from bookworm; the newest 7.x image of
+#      trixie-backports, downloaded and prepared by
+#      selftests/qemu/newest/kernel.sh before step 3, never installed, about
+#      2 min on a first run, NEWEST_LANE=0 skips it);
 #      and on the debug kernel (built and cached before step 3 by
 #      selftests/qemu/debug/build-kernel.sh) in mode debug: the suite, the
 #      fuzzer and kmemleak under KASAN, lockdep and friends.  The first run
@@ -26,7 +30,7 @@
 #
 # Environment (set by the Makefile): KERNELS (releases, series or kernel
 # directories), UNIT (unit-y targets), TESTS (only these test programs,
-# comma-separated), DEBUG_LANE, PKG_LANE, VM_JOBS (VM runs at a
+# comma-separated), DEBUG_LANE, PKG_LANE, NEWEST_LANE, VM_JOBS (VM runs at a
 # time, default 2; 1 with V=1), V.
 
 set -uo pipefail
@@ -119,6 +123,23 @@ main() {
 	logged "$logs/style-kernel-doc.log" scripts/style.sh kernel-doc
 	result $? "kernel-doc -none -Wall: module/*.[ch] uapi/linux/*.h"
 
+	# The newest kernel line (7.x from trixie-backports): downloaded and
+	# prepared once per version, cached outside the clone
+	# (selftests/qemu/newest/); NEWEST_LANE=0 skips it.
+	if [ "${NEWEST_LANE:-1}" != 0 ]; then
+		echo "# newest kernel"
+		t=$SECONDS
+		logged "$logs/newest-kernel.log" selftests/qemu/newest/kernel.sh
+		rc=$?
+		entry=$(tail -n 1 "$logs/newest-kernel.log")
+		if [ "$rc" = 0 ] && [ -f "$entry/release" ]; then
+			result 0 "newest kernel $(cat "$entry/release"): $(cat "$entry/describe") ($((SECONDS - t)) s)"
+			kernels+=("$entry")
+		else
+			result 1 "newest kernel line: no prepared kernel (see the log above)"
+		fi
+	fi
+
 	# The debug kernel (KASAN, lockdep, kmemleak, fault injection): built once,
 	# cached outside the clone (selftests/qemu/debug/); DEBUG_LANE=0 skips it.
 	debug_kernel=""
@@ -164,6 +185,7 @@ main() {
 			result 1 "sockdup.ko for $k: no such kernel"
 			continue
 		fi
+		[ ! -f "$k/release" ] || rel=$(cat "$k/release")
 		log=$logs/build-module-$(basename "$rel").log
 		make "${mflags[@]}" module KDIR="$kdir" >"$log" 2>&1
 		rc=$?
