@@ -14,7 +14,7 @@
 #                      MANDIR, PKGCONFIGDIR)
 #   userlib-uninstall  the reverse
 #   demo               the examples with real TCP clients, in the VM (KERNEL=6.1
-#                      for the other kernel) or here when /dev/sockdup exists
+#                      or 7 for another kernel) or here when /dev/sockdup exists
 #   demo-host          run the demo directly (a host with /dev/sockdup)
 # Hooks of the top Makefile: all-y (userlib), vmbin-y (the static programs),
 # unit-y (userlib-unit), install-y (userlib-install).

@@ -8,7 +8,7 @@
 # here.  Otherwise it boots a kernel in QEMU with the module and runs them
 # there (selftests/qemu/modes/demo.sh); run-vm.sh installs what it needs.
 #
-# Usage: userlib/demo.sh            (KERNEL=6.1 or a release picks the VM
+# Usage: userlib/demo.sh            (KERNEL=6.1, 7 or a release picks the VM
 #                                   kernel, default 6.12; SOCKDUP_DEMO_VM=1
 #                                   uses the VM even where /dev/sockdup exists)
 # Exit status: 0 when both examples served every connection.
@@ -29,13 +29,20 @@ selftests/qemu/deps.sh
 release=$kernel
 if [[ $kernel =~ ^[0-9]+\.[0-9]+$ ]]; then
 	release=$(selftests/qemu/kernels.sh "$kernel")
+	kernel=$release
+elif [[ $kernel =~ ^[0-9]+$ ]]; then
+	# The newest image of that line (7: trixie-backports), prepared in a
+	# cache, never installed: run-vm.sh boots the prepared directory.
+	echo "demo: looking up the newest Linux $kernel.x in trixie-backports (the first time downloads and prepares it: a minute or two)"
+	kernel=$(selftests/qemu/newest/kernel.sh "$kernel" | tail -n 1)
+	release=$(cat "$kernel/release")
 fi
 out=build/$release
 mkdir -p "$out"
 echo "demo: booting Linux $release in QEMU with sockdup.ko (takes a minute or two)"
 rc=0
 rm -f "$out/verdict-demo.log"
-nice selftests/qemu/run-vm.sh "$release" demo >"$out/demo-run.txt" 2>&1 || rc=$?
+nice selftests/qemu/run-vm.sh "$kernel" demo >"$out/demo-run.txt" 2>&1 || rc=$?
 
 echo
 tr -d '\r' <"$out/verdict-demo.log" 2>/dev/null | sed -n 's/^@@sockdup demo //p'
