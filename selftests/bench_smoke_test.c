@@ -23,6 +23,7 @@
 #include <linux/sockdup.h>
 
 #include "kselftest_harness.h"
+#include "sockdup_skip.h"
 #include "sd_time.h"
 
 static int find_bench(char *out, size_t len)

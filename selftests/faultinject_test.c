@@ -44,6 +44,7 @@
 #include <linux/sockdup.h>
 
 #include "kselftest_harness.h"
+#include "sockdup_skip.h"
 #include "sd_time.h"
 
 /* A walk longer than this means fail-nth is not being consumed sanely. */

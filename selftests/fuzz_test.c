@@ -74,6 +74,7 @@
 #include <linux/sockdup.h>
 
 #include "kselftest.h"
+#include "sockdup_skip.h"
 #include "sd_time.h"
 
 #define MAX_PROCS	16

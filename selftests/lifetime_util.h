@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sockdup_skip.h"
+
 _Static_assert(sizeof(struct sockdup_share) == 40, "sockdup_share size");
 _Static_assert(sizeof(struct sockdup_redeem) == 24, "sockdup_redeem size");
 _Static_assert(sizeof(struct sockdup_revoke) == 32, "sockdup_revoke size");

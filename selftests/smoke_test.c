@@ -18,6 +18,7 @@
 #include <linux/sockdup.h>
 
 #include "kselftest_harness.h"
+#include "sockdup_skip.h"
 #include "sd_time.h"
 
 /* The ABI is fixed: these sizes may only grow, never change. */

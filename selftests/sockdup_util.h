@@ -61,6 +61,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sockdup_skip.h"
+
 /* The ABI is fixed: pin every size (the module pins them with BUILD_BUG_ON). */
 _Static_assert(sizeof(struct sockdup_share) == 40, "sockdup_share size");
 _Static_assert(sizeof(struct sockdup_redeem) == 24, "sockdup_redeem size");
