@@ -260,6 +260,17 @@ main() {
 		done
 	done
 	[ -z "$vmroot" ] || cp -a "$vmroot/." "$stage/"
+	# Mode kselftest: the suite as kselftest builds it in the kernel's
+	# own source tree (KDIR must be one: a prepared linux-source).
+	if [ "$mode" = kselftest ]; then
+		say KSFT "kselftest_install of selftests/ in $kdir"
+		if ! "$here/kselftest-install.sh" "$kdir" "$out/kselftest" \
+			>"$out/kselftest-install.log" 2>&1; then
+			tail -n 30 "$out/kselftest-install.log" >&2
+			die "mode kselftest: building the kselftest_install failed (log: ${out#"$top"/}/kselftest-install.log)"
+		fi
+		cp -a "$out/kselftest/kselftest_install" "$stage/sockdup/"
+	fi
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
 		>"$stage/etc/passwd"
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/etc/group"
