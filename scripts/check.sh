@@ -10,7 +10,10 @@
 #      (6.1 and 6.12 installed from bookworm; the newest 7.x image of
 #      trixie-backports, downloaded and prepared by
 #      selftests/qemu/newest/kernel.sh before step 3, never installed, about
-#      2 min on a first run, NEWEST_LANE=0 skips it);
+#      2 min on a first run, NEWEST_LANE=0 skips it; there in mode
+#      kselftest: the suite built by kselftest's lib.mk in that kernel's
+#      source tree and run by its run_kselftest.sh, program by program,
+#      with the same checks in between);
 #      and on the debug kernel (built and cached before step 3 by
 #      selftests/qemu/debug/build-kernel.sh) in mode debug: the suite, the
 #      fuzzer and kmemleak under KASAN, lockdep and friends.  The first run
@@ -125,7 +128,9 @@ main() {
 
 	# The newest kernel line (7.x from trixie-backports): downloaded and
 	# prepared once per version, cached outside the clone
-	# (selftests/qemu/newest/); NEWEST_LANE=0 skips it.
+	# (selftests/qemu/newest/); NEWEST_LANE=0 skips it.  Its lane runs the
+	# suite through the kernel's own kselftest runner (mode kselftest).
+	newest_kernel=""
 	if [ "${NEWEST_LANE:-1}" != 0 ]; then
 		echo "# newest kernel"
 		t=$SECONDS
@@ -135,6 +140,7 @@ main() {
 		if [ "$rc" = 0 ] && [ -f "$entry/release" ]; then
 			result 0 "newest kernel $(cat "$entry/release"): $(cat "$entry/describe") ($((SECONDS - t)) s)"
 			kernels+=("$entry")
+			newest_kernel=$entry
 		else
 			result 1 "newest kernel line: no prepared kernel (see the log above)"
 		fi
@@ -221,6 +227,7 @@ main() {
 			mode=debug
 			extra=(kasan_multi_shot)
 		fi
+		[ "$k" != "$newest_kernel" ] || mode=kselftest
 		[ -z "${TESTS:-}" ] || extra+=("sockdup_tests=$TESTS")
 		res=$logs/result-$mode-$(basename "$k")
 		out=$logs/report-$mode-$(basename "$k")
