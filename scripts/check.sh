@@ -157,7 +157,8 @@ main() {
 		result "$rc" "debug kernel $(selftests/qemu/debug/build-kernel.sh --dir) ($((SECONDS - t)) s)"
 		if [ "$rc" = 0 ]; then
 			debug_kernel=$(selftests/qemu/debug/build-kernel.sh --dir)
-			kernels+=("$debug_kernel")
+			# First in the queue: the longest lane.
+			kernels=("$debug_kernel" "${kernels[@]}")
 		fi
 	fi
 
