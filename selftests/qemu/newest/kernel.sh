@@ -133,21 +133,20 @@ has_version() {	# has_version PACKAGE VERSION
 # resolve: the newest release of the series whose image, headers and source
 # all exist in the same version.  Sets release, version, srcpkg, binpkg.
 resolve() {
-	local rel v src bin
+	local rel v src bin info
 	for rel in $(pcache pkgnames "linux-image-$series." 2>/dev/null |
 		sed -n "s/^linux-image-\($series\.[0-9][0-9]*\.[0-9][0-9]*+[a-z0-9.~]*-amd64\)$/\1/p" |
 		sort -rV); do
-		v=$(pcache show --no-all-versions "linux-image-$rel" 2>/dev/null |
-			sed -n 's/^Version: //p' | head -n 1)
+		info=$(pcache show --no-all-versions "linux-image-$rel" 2>/dev/null) || continue
+		v=$(sed -n '1,/^$/s/^Version: //p' <<<"$info")
 		[ -n "$v" ] || continue
 		src=linux-source-$(echo "$rel" | cut -d. -f1,2)
 		has_version "linux-headers-$rel" "$v" || continue
 		has_version "$src" "$v" || continue
-		# Since 6.17 the image is a meta-package: the kernel itself is
+		# Debian's 7.x images are meta-packages: the kernel itself is
 		# in linux-binary-<release>.
 		bin=linux-image-$rel
-		if pcache show --no-all-versions "linux-image-$rel" 2>/dev/null |
-		   grep -q "^Depends:.*linux-binary-$rel "; then
+		if grep -q "^Depends:.*linux-binary-$rel " <<<"$info"; then
 			bin=linux-binary-$rel
 		fi
 		release=$rel version=$v srcpkg=$src binpkg=$bin
