@@ -13,7 +13,9 @@
 #                          newest 7.x kernel, see selftests/qemu/newest/)
 #   make vm [KERNEL=<release|series|major|kernel dir>] [MODE=check] [TESTS=a_test,b_test]
 #                          one VM run (default: KDIR's kernel, mode check;
-#                          KERNEL=7: the newest 7.x image of trixie-backports)
+#                          KERNEL=7: the newest 7.x image of trixie-backports;
+#                          KERNEL=7 MODE=kselftest: the suite through that
+#                          kernel's own run_kselftest.sh)
 #   make vm-all MODE=<mode>  one VM run per tested kernel (KERNELS)
 #   make deps              install missing packages, extract kselftest/checkpatch
 #   make deb               Debian packages in build/deb/ (debian/build.mk)
