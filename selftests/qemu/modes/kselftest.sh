@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
+# vm-root: yes
 #
 # kselftest mode: the whole suite, as a kernel tree runs it.
 #
