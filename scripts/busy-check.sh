@@ -35,7 +35,15 @@ stop_hog() {
 	wait "${hogs[@]}" 2>/dev/null
 	hogs=()
 }
-trap stop_hog EXIT
+# make check runs in a session of its own: when this script ends early
+# (Ctrl-C, kill), the whole check ends with it, guests included.
+check=""
+# shellcheck disable=SC2317 # called from the EXIT trap
+stop_check() {
+	[ -z "$check" ] || kill -TERM -- "-$check" 2>/dev/null
+	check=""
+}
+trap 'stop_check; stop_hog' EXIT
 trap 'exit 130' INT TERM
 
 rm -rf "$dir"
@@ -61,8 +69,11 @@ for ((r = 1; r <= runs; r++)); do
 	git -C "$clone" checkout -q "$rev" || exit 2
 	t=$SECONDS
 	echo "# run $r: make check in ${clone#"$top"/} (load $(cut -d' ' -f1-3 /proc/loadavg))"
-	make -C "$clone" check >"$dir/run$r.log" 2>&1
+	setsid make -C "$clone" check >"$dir/run$r.log" 2>&1 &
+	check=$!
+	wait "$check"
 	status=$?
+	check=""
 	[ "$status" = 0 ] || rc=1
 	echo "#   $(tail -n 1 "$dir/run$r.log") (exit $status, $((SECONDS - t)) s)"
 	grep -E '^# (lane |make check took|boot [0-9]+ died)' "$dir/run$r.log" | sed 's/^/#   /'

@@ -88,12 +88,15 @@ time_factor()
 }
 
 # boot: one QEMU run; sets qrc and why (empty when QEMU ended normally).
+# timeout runs in the foreground mode: QEMU stays in the caller's process
+# group, so a Ctrl-C on make (or a kill of the group) stops the guest
+# too, instead of leaving it to run until its timeout.
 boot()
 {
 	: >"$verdict"
 	set +e
 	if [ "${V:-0}" = 1 ]; then
-		timeout -k 10 "$vm_timeout" qemu-system-x86_64 "${accel[@]}" \
+		timeout --foreground -k 10 "$vm_timeout" qemu-system-x86_64 "${accel[@]}" \
 			-m "${SOCKDUP_VM_MEM:-1024}" -smp "${SOCKDUP_VM_CPUS:-2}" \
 			-nographic -no-reboot -monitor none -nic none \
 			-serial stdio -serial "file:$verdict" \
@@ -101,7 +104,7 @@ boot()
 			-append "$cmdline" </dev/null 2>&1 | tee "$console"
 		qrc=${PIPESTATUS[0]}
 	else
-		timeout -k 10 "$vm_timeout" qemu-system-x86_64 "${accel[@]}" \
+		timeout --foreground -k 10 "$vm_timeout" qemu-system-x86_64 "${accel[@]}" \
 			-m "${SOCKDUP_VM_MEM:-1024}" -smp "${SOCKDUP_VM_CPUS:-2}" \
 			-nographic -no-reboot -monitor none -nic none \
 			-serial stdio -serial "file:$verdict" \
