@@ -244,8 +244,14 @@ void sockdup_evq_post(struct sockdup_evq *q, u64 id, u32 type,
 		};
 	}
 	spin_unlock(&q->lock);
-	/* The caller's reference keeps @q alive; a no-op without waiters. */
-	wake_up_interruptible_poll(&q->wait, EPOLLIN | EPOLLRDNORM);
+	/*
+	 * The caller's reference keeps @q alive.  Without a sleeper, skip
+	 * the wait queue's lock: the full barrier in wq_has_sleeper() pairs
+	 * with the one a reader's wait_event(), or sockdup_evq_poll(), makes
+	 * between joining the queue and looking at @q->len.
+	 */
+	if (wq_has_sleeper(&q->wait))
+		wake_up_interruptible_poll(&q->wait, EPOLLIN | EPOLLRDNORM);
 }
 
 static void sockdup_evrec_put(struct sockdup_evrec *r, unsigned int n)
@@ -376,5 +382,7 @@ __poll_t sockdup_evq_poll(struct sockdup_evq *q, struct file *file,
 			  poll_table *wait)
 {
 	poll_wait(file, &q->wait, wait);
+	/* Pairs with wq_has_sleeper() in sockdup_evq_post(). */
+	smp_mb();
 	return READ_ONCE(q->len) ? EPOLLIN | EPOLLRDNORM : 0;
 }
