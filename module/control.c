@@ -107,8 +107,7 @@ static bool sockdup_revoke_one(struct sockdup_entry *e, bool by_id, int *ret)
  * quota slot given back before this returns.
  *
  * Context: Process context; sleeps while a REDEEM of the share is in
- * progress, and walks the cookie table by id.  Takes one bucket lock of
- * the cookie table.
+ * progress.  Takes sockdup_slots_lock.
  * Return: 0; -ENOENT, -EPERM, -EINVAL or -EFAULT.
  */
 long sockdup_ioctl_revoke(void __user *uarg, unsigned int usize)
@@ -147,8 +146,8 @@ long sockdup_ioctl_revoke(void __user *uarg, unsigned int usize)
  * right now is still described.  A caller of the first version of the
  * structure gets the fields of that version.
  *
- * Context: Process context; sleeps (reads the socket's addresses, walks
- * the cookie table by id).  Takes a bucket lock if the share has expired.
+ * Context: Process context; sleeps (reads the socket's addresses).  Takes
+ * sockdup_slots_lock if the share has expired.
  * Return: 0; -ENOENT, -EPERM, -EINVAL or -EFAULT.
  */
 long sockdup_ioctl_query(void __user *uarg, unsigned int usize)

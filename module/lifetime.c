@@ -187,8 +187,7 @@ static void sockdup_sweep(struct work_struct *work)
 	WRITE_ONCE(sockdup_sweep_armed, false);
 	spin_unlock(&sockdup_sweep_lock);
 
-	/* A resize may make the walk visit a share twice: harmless here. */
-	sockdup_table_walk(sockdup_sweep_one, &st, false);
+	sockdup_table_walk(sockdup_sweep_one, &st);
 	sockdup_quota_gc();
 
 	/* Run again while shares are pending; SHAREs re-arm it otherwise. */

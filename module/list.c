@@ -18,9 +18,6 @@
 /* Records gathered before they are copied out together. */
 #define SOCKDUP_LIST_BATCH	(PAGE_SIZE / sizeof(struct sockdup_share_info))
 
-/* Walks restarted because the table was resized before giving up on it. */
-#define SOCKDUP_LIST_RETRIES	4
-
 /**
  * struct sockdup_lister - state of one LIST
  * @buf: bounce buffer of %SOCKDUP_LIST_BATCH records.
@@ -94,10 +91,9 @@ static int sockdup_list_one(struct sockdup_entry *e, void *arg)
  * @uarg: user pointer to &struct sockdup_list.
  * @usize: its size, from the ioctl command.
  *
- * Describes the pending shares visible to the caller, in table order.
- * Shares made or released while the listing runs may or may not appear.
- * A resize of the table restarts the listing, so that no share is listed
- * twice, a few times; then the listing accepts that risk.
+ * Describes the pending shares visible to the caller, in table order,
+ * each at most once.  Shares made or released while the listing runs may
+ * or may not appear.
  *
  * Context: Process context; sleeps.  Walks the cookie table a chunk at a
  * time (sockdup_table_walk()), describing and copying out with no lock held.
@@ -108,7 +104,6 @@ long sockdup_ioctl_list(void __user *uarg, unsigned int usize)
 	struct sockdup_list __user *ulist = uarg;
 	struct sockdup_lister l = {};
 	struct sockdup_list karg;
-	int tries = 0;
 	int err;
 
 	err = sockdup_copy_arg(&karg, sizeof(karg), sizeof(karg), uarg, usize);
@@ -131,14 +126,8 @@ long sockdup_ioctl_list(void __user *uarg, unsigned int usize)
 	if (!l.buf)
 		return -ENOMEM;
 
-	do {
-		l.nbuf = 0;
-		l.count = 0;
-		l.total = 0;
-		l.now = ktime_get_ns();
-		err = sockdup_table_walk(sockdup_list_one, &l,
-					 tries < SOCKDUP_LIST_RETRIES);
-	} while (err == -EAGAIN && tries++ < SOCKDUP_LIST_RETRIES);
+	l.now = ktime_get_ns();
+	err = sockdup_table_walk(sockdup_list_one, &l);
 	if (!err)
 		err = sockdup_list_flush(&l);
 	kfree(l.buf);
@@ -175,7 +164,7 @@ long sockdup_ioctl_stats(void __user *uarg, unsigned int usize)
 
 	/*
 	 * The releases first, then the shares: a share is counted before it
-	 * can be released (sockdup_entry_insert()), so a reader that sums in
+	 * can be released (sockdup_entry_publish()), so a reader that sums in
 	 * this order sees every share whose release it saw, while shares
 	 * come and go on other CPUs.
 	 */
@@ -191,8 +180,8 @@ long sockdup_ioctl_stats(void __user *uarg, unsigned int usize)
 		karg.refused_global += READ_ONCE(c->refused_global);
 	}
 	/*
-	 * Pairs with the publication of the share (rcu_assign_pointer() in the
-	 * table insert), which orders its count before any release of it.
+	 * Pairs with the smp_wmb() in sockdup_entry_publish(), which orders
+	 * the count of a share before any release of it.
 	 */
 	smp_rmb();
 	for_each_possible_cpu(cpu) {

@@ -78,8 +78,8 @@ static bool sockdup_redeem_one(struct sockdup_entry *e, unsigned int o_flags,
  * same target waits for that one to finish, then either gets ENOENT (it
  * succeeded) or tries itself (it failed).
  *
- * Context: Process context; sleeps.  Takes one bucket lock of the cookie
- * table when the share is released.
+ * Context: Process context; sleeps.  Takes sockdup_slots_lock when the
+ * share is released.
  * Return: the new descriptor, or a negative errno from the REDEEM errno
  * table; the cookie stays valid for every error but ENOENT.
  */

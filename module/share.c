@@ -12,7 +12,6 @@
 #include <linux/file.h>
 #include <linux/net.h>
 #include <linux/pid.h>
-#include <linux/random.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/string.h>
@@ -57,20 +56,6 @@ static struct pid *sockdup_get_target(pid_t nr)
 	return pid ?: ERR_PTR(err);
 }
 
-/*
- * Draw a cookie: 128 bits of the kernel CSPRNG.  get_random_u64() takes
- * them from a per-cpu batch of ChaCha output (erased as it is handed out),
- * which costs a quarter of what get_random_bytes() does per call.
- */
-static void sockdup_draw_cookie(u8 *cookie)
-{
-	u64 rnd[2] = { get_random_u64(), get_random_u64() };
-
-	BUILD_BUG_ON(sizeof(rnd) != SOCKDUP_COOKIE_SIZE);
-	memcpy(cookie, rnd, sizeof(rnd));
-	memzero_explicit(rnd, sizeof(rnd));
-}
-
 /* The TTL a SHARE asked for, in ms, or 0 if it is above the maximum. */
 static u32 sockdup_share_ttl(u32 ttl_ms)
 {
@@ -88,20 +73,22 @@ static u32 sockdup_share_ttl(u32 ttl_ms)
  * @uarg: user pointer to &struct sockdup_share.
  * @usize: its size, from the ioctl command.
  *
- * The id and the cookie are written to the caller before the share is
- * published, so a caller whose structure cannot be written gets EFAULT and
- * no share exists.  The cookie is drawn again if it is ever already in
- * the table.
+ * The cookie and the id are written to the caller, in one copy, before
+ * the share is published, so a caller whose structure cannot be written
+ * gets EFAULT and no share exists.
  *
- * Context: Process context; sleeps.  Takes one bucket lock of the cookie
- * table, and sockdup_users_lock for the first share of a user.
+ * Context: Process context; sleeps.  Takes sockdup_slots_lock, and
+ * sockdup_users_lock for the first share of a user.
  * Return: 0, or a negative errno from the SHARE errno table.
  */
 long sockdup_ioctl_share(struct sockdup_evq *evq, void __user *uarg,
 			 unsigned int usize)
 {
 	struct sockdup_share __user *ushare = uarg;
-	u8 cookie[SOCKDUP_COOKIE_SIZE];
+	struct {
+		u8 cookie[SOCKDUP_COOKIE_SIZE];
+		u64 id;
+	} out;
 	struct sockdup_share karg;
 	struct sockdup_entry *e;
 	struct pid *target;
@@ -153,41 +140,35 @@ long sockdup_ioctl_share(struct sockdup_evq *evq, void __user *uarg,
 	e->file = file;
 	e->target = target;
 	e->sharer = get_pid(task_tgid(current));
-	e->created_ns = now;
 	e->expires_ns = expires;
+	e->ttl_ms = ttl_ms;
 	e->sharer_uid = current_uid();
 	e->charge_uid = owner;
 	e->evq = sockdup_evq_get(evq);
 
-	if (put_user(e->id, &ushare->id)) {
-		err = -EFAULT;
+	err = sockdup_entry_insert(e);
+	if (err)
 		goto out_free_entry;
-	}
-	do {
-		/* Drawn on the stack: user copies never read the slab object. */
-		sockdup_draw_cookie(cookie);
-		if (copy_to_user(ushare->cookie, cookie, sizeof(cookie))) {
-			err = -EFAULT;
-			goto out_free_entry;
-		}
-		memcpy(e->cookie, cookie, sizeof(cookie));
-		err = sockdup_entry_insert(e);
-	} while (err == -EEXIST);
-	memzero_explicit(cookie, sizeof(cookie));
-	if (err) {
-		/* The cookie was zero on input; it names nothing now. */
-		if (clear_user(ushare->cookie, sizeof(ushare->cookie)))
-			err = -EFAULT;
-		goto out_free_entry;
-	}
+	/* Cookie and id are adjacent in the ABI: one copy-out. */
+	BUILD_BUG_ON(offsetof(struct sockdup_share, id) !=
+		     offsetof(struct sockdup_share, cookie) + sizeof(out.cookie));
+	sockdup_entry_cookie(e, out.cookie);
+	out.id = e->id;
+	err = copy_to_user(ushare->cookie, &out, sizeof(out)) ? -EFAULT : 0;
+	memzero_explicit(&out, sizeof(out));
+	if (err)
+		goto out_remove_entry;
 
 	/*
 	 * Published: the table owns the entry and its pins, and it may be
 	 * released and freed at any moment, so @e is not touched again.
 	 */
+	sockdup_entry_publish(e);
 	sockdup_sweep_kick(expires, now);
 	return 0;
 
+out_remove_entry:
+	sockdup_entry_remove_unpublished(e);
 out_free_entry:
 	sockdup_evq_put(e->evq);
 	put_pid(e->sharer);

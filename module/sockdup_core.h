@@ -11,7 +11,6 @@
 #include <linux/bits.h>
 #include <linux/percpu.h>
 #include <linux/refcount.h>
-#include <linux/rhashtable-types.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/types.h>
@@ -56,70 +55,87 @@ enum sockdup_reason {
 	SOCKDUP_UNLOADED,
 };
 
+/*
+ * A cookie is the index of its share in the cookie table (32 bits, masked
+ * with a random key so that cookies look alike) followed by a 96-bit
+ * secret from the kernel CSPRNG.  The table has SOCKDUP_TABLE_MAX_SHARES
+ * slots (max_total cannot be set above it), indexed below
+ * SOCKDUP_INDEX_LIMIT.
+ */
+#define SOCKDUP_INDEX_BITS		18
+#define SOCKDUP_INDEX_LIMIT		BIT(SOCKDUP_INDEX_BITS)
+#define SOCKDUP_TABLE_MAX_SHARES	SOCKDUP_INDEX_LIMIT
+#define SOCKDUP_SECRET_WORDS		3
+
 /**
  * struct sockdup_entry - one pending share
- * @node: link in the cookie table (sockdup_table), protected by the
- *	table's per-bucket locks; RCU readers follow it without a lock.
- * @cookie: the 128-bit cookie, the table key.  Written once before the
- *	entry is inserted, then read-only.
- * @ref: references to the entry.  The table holds one from insertion until
- *	the releaser drops it; every lookup takes a temporary one with
- *	refcount_inc_not_zero() under RCU.
+ * @secret: the 96 secret bits of the cookie.  Drawn before the entry is
+ *	inserted, then read-only.
+ * @ref: references to the entry.  Zero until the entry is published
+ *	(sockdup_entry_publish()); the table holds one from then until the
+ *	releaser drops it; every lookup takes a temporary one with
+ *	refcount_inc_not_zero() under RCU and then checks that the entry is
+ *	still the one it looked for (see below).
  * @state: an &enum sockdup_state, changed only by atomic_cmpxchg().
+ * @ttl_ms: the TTL the share was made with; @expires_ns less it is the
+ *	time of the SHARE.
  * @target: thread-group &struct pid of the only process allowed to redeem.
  * @file: the pinned socket file; the reference is taken at SHARE time
  *	and dropped when the last reference to the entry goes.
- * @sharer: thread-group &struct pid of the process that shared.
- * @created_ns: ktime_get_ns() at SHARE time.
  * @expires_ns: ktime_get_ns() value at which the share expires.
- * @id: non-secret number naming the share in listings.
+ * @id: non-secret number naming the share in listings: a sequence number
+ *	that is never reused, above the SOCKDUP_INDEX_BITS of the share's
+ *	index in the cookie table.
+ * @sharer: thread-group &struct pid of the process that shared.
+ * @evq: event queue of the /dev/sockdup file the share was made through,
+ *	with a reference.  Read only by the releaser, which posts the
+ *	share's event there and drops the reference.
  * @sharer_uid: real uid of the sharer at SHARE time (the user who made
  *	the share, who may revoke it by id).
  * @charge_uid: the uid whose quota the share is charged to: @sharer_uid,
  *	or the owner of the sharer's user-namespace delegation
  *	(sockdup_quota_owner()).
- * @evq: event queue of the /dev/sockdup file the share was made through,
- *	with a reference.  Read only by the releaser, which posts the
- *	share's event there and drops the reference.
  * @rcu: frees the memory a grace period after the last reference went,
- *	because RCU lookups may still be reading @node and @cookie.  It
- *	overlays @evq, which is done with by then: the releaser drops the
- *	table's reference only after posting.
+ *	where the entry cache is not %SLAB_TYPESAFE_BY_RCU (compat.h).  It
+ *	overlays the fields only the releaser and reference holders read;
+ *	there, in a type-safe cache, lies the slab's free pointer.
  *
- * Lifetime: allocated by SHARE from sockdup_entry_cache, with one reference
- * owned by the table.  The releaser unlinks it and drops that reference;
- * whoever drops the last reference (sockdup_entry_put()) fputs @file, puts
- * both pids and frees the memory after an RCU grace period.  All fields
- * but @state and @ref are constant while the entry is in the table.
+ * Lifetime: allocated by SHARE from sockdup_entry_cache and inserted into
+ * the table with no reference, so no lookup can take it yet; published
+ * with the table's reference once the cookie reached the caller.  The
+ * releaser unlinks it and drops that reference; whoever drops the last
+ * reference (sockdup_entry_put()) fputs @file, puts both pids and frees
+ * the memory.  All fields but @state and @ref are constant while the entry
+ * is in the table.
  *
- * What a REDEEM touches comes first: 48 bytes, 104 in all on x86_64.
+ * Where the entry cache is %SLAB_TYPESAFE_BY_RCU, freed memory may be a new
+ * share at once, even under an RCU reader that still holds its address.
+ * So a lookup checks, after its reference is taken, that the entry has
+ * the index (and the secret or the id) it looked for, and a new entry sets
+ * its reference only after everything a lookup checks (an smp_wmb()
+ * paired with an smp_rmb() after the reference is taken).
+ *
+ * 80 bytes on 64-bit kernels; what a REDEEM reads comes first.
  */
 struct sockdup_entry {
-	struct rhash_head node;
-	u8 cookie[SOCKDUP_COOKIE_SIZE];
+	u32 secret[SOCKDUP_SECRET_WORDS];
 	refcount_t ref;
 	atomic_t state;
+	u32 ttl_ms;
 	struct pid *target;
 	struct file *file;
-	struct pid *sharer;
-	u64 created_ns;
 	u64 expires_ns;
 	u64 id;
-	kuid_t sharer_uid;
-	kuid_t charge_uid;
+	struct pid *sharer;
 	union {
-		struct sockdup_evq *evq;
+		struct {
+			struct sockdup_evq *evq;
+			kuid_t sharer_uid;
+			kuid_t charge_uid;
+		};
 		struct rcu_head rcu;
 	};
 };
-
-/*
- * Most shares the cookie table holds: rhashtable refuses inserts beyond
- * twice its largest bucket array (SOCKDUP_TABLE_MAX_BUCKETS, table.c), and
- * max_total cannot be set above it.
- */
-#define SOCKDUP_TABLE_MAX_BUCKETS	BIT(17)
-#define SOCKDUP_TABLE_MAX_SHARES	(2 * SOCKDUP_TABLE_MAX_BUCKETS)
 
 /* Module parameters (main.c); read with READ_ONCE(), root may change them. */
 extern unsigned int sockdup_default_ttl_ms;
@@ -156,6 +172,9 @@ void sockdup_table_destroy(void);
 struct sockdup_entry *sockdup_entry_alloc(void);
 void sockdup_entry_free_unpublished(struct sockdup_entry *e);
 int sockdup_entry_insert(struct sockdup_entry *e);
+void sockdup_entry_cookie(const struct sockdup_entry *e, u8 *cookie);
+void sockdup_entry_remove_unpublished(struct sockdup_entry *e);
+void sockdup_entry_publish(struct sockdup_entry *e);
 struct sockdup_entry *sockdup_entry_lookup(const u8 *cookie);
 void sockdup_entry_put(struct sockdup_entry *e);
 bool sockdup_entry_release(struct sockdup_entry *e, enum sockdup_state from,
@@ -168,12 +187,19 @@ void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
 bool sockdup_entry_visible(const struct sockdup_entry *e, kuid_t uid);
 struct sockdup_entry *sockdup_entry_lookup_id(u64 id);
 
+/* slots.c */
+struct sockdup_entry *sockdup_slot_load(u32 index);
+u32 sockdup_slot_end(void);
+int sockdup_slot_alloc(struct sockdup_entry *e, u32 *index);
+void sockdup_slot_free(u32 index, struct sockdup_entry *e);
+void sockdup_slots_destroy(void);
+
 /*
  * A visitor of sockdup_table_walk(): 0 goes on, a positive value stops the
  * walk, a negative errno aborts it; either is what the walk returns.
  */
 typedef int (*sockdup_visit_t)(struct sockdup_entry *e, void *arg);
-int sockdup_table_walk(sockdup_visit_t visit, void *arg, bool strict);
+int sockdup_table_walk(sockdup_visit_t visit, void *arg);
 
 /* quota.c */
 kuid_t sockdup_quota_owner(const struct cred *cred);

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * sockdup cookie table: pending shares keyed by their 128-bit cookie, the
- * lifetime of a share object and its one release.
+ * sockdup cookie table: pending shares addressed by the index their cookie
+ * carries, the lifetime of a share object and its one release.
  *
- * The table is an rhashtable: lookups run under RCU only, inserts and
- * removals take the lock of one bucket, so unrelated SHAREs and REDEEMs
- * never contend on a common lock, and it resizes itself to stay O(1).
+ * A cookie is the share's slot index (slots.c), masked with a random key,
+ * and a 96-bit secret: REDEEM finds the share with two loads under RCU, no
+ * hashing, and compares the secret in constant time.  Taking and giving
+ * back a slot take one lock; lookups take none.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -16,44 +17,27 @@
 #include <linux/fs.h>
 #include <linux/net.h>
 #include <linux/pid.h>
-#include <linux/rhashtable.h>
+#include <linux/random.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/socket.h>
+#include <linux/string.h>
 #include <linux/wait_bit.h>
 #include <net/sock.h>
 
+#include "compat.h"
 #include "sockdup_core.h"
-
-/* Shares in the table; see struct sockdup_entry for the locking. */
-struct rhashtable sockdup_table;
 
 /* Allocator of struct sockdup_entry; charged to the sharer's memcg. */
 static struct kmem_cache *sockdup_entry_cache;
 
-/* Source of &sockdup_entry.id; ids start at 1 and are never reused. */
-static atomic64_t sockdup_next_id = ATOMIC64_INIT(0);
+/* Source of the upper bits of &sockdup_entry.id; never reused. */
+static atomic64_t sockdup_next_seq = ATOMIC64_INIT(0);
+
+/* XORed into the index a cookie carries; drawn at load, then constant. */
+static u32 sockdup_index_key __read_mostly;
 
 struct sockdup_counters __percpu *sockdup_counters;
-
-/*
- * The table grows and shrinks with the number of pending shares, but never
- * below 1024 buckets (8 KiB): a workload that shares and redeems a few
- * hundred sockets at a time then never pays for a resize.  Nor above 2^17
- * buckets: the bucket array is one allocation rounded up to a power of two,
- * so the next doubling (at 98,304 shares) would cost 4 MiB, 42 bytes per
- * share at 100,000.  At the cap the load factor is at most 2 (262,144
- * shares, the largest max_total), so lookups stay O(1).
- */
-static const struct rhashtable_params sockdup_table_params = {
-	.key_len		= SOCKDUP_COOKIE_SIZE,
-	.key_offset		= offsetof(struct sockdup_entry, cookie),
-	.head_offset		= offsetof(struct sockdup_entry, node),
-	.nelem_hint		= 768,
-	.min_size		= 1024,
-	.max_size		= SOCKDUP_TABLE_MAX_BUCKETS,
-	.automatic_shrinking	= true,
-};
 
 /**
  * sockdup_table_init() - create the cookie table, the entry cache and the
@@ -67,26 +51,28 @@ int sockdup_table_init(void)
 	int err;
 
 	/* The memory budget of a pending share (besides the socket). */
-	BUILD_BUG_ON(IS_ENABLED(CONFIG_X86_64) &&
-		     sizeof(struct sockdup_entry) > 128);
+	BUILD_BUG_ON(IS_ENABLED(CONFIG_64BIT) &&
+		     sizeof(struct sockdup_entry) > 80);
+	BUILD_BUG_ON(sizeof(u32) * (1 + SOCKDUP_SECRET_WORDS) !=
+		     SOCKDUP_COOKIE_SIZE);
 
 	sockdup_counters = alloc_percpu(struct sockdup_counters);
 	if (!sockdup_counters)
 		return -ENOMEM;
 
-	sockdup_entry_cache = KMEM_CACHE(sockdup_entry, SLAB_ACCOUNT);
+	sockdup_entry_cache =
+		sockdup_cache_create("sockdup_entry",
+				     sizeof(struct sockdup_entry),
+				     __alignof__(struct sockdup_entry),
+				     offsetof(struct sockdup_entry, rcu),
+				     SLAB_ACCOUNT);
 	if (!sockdup_entry_cache) {
 		err = -ENOMEM;
 		goto out_free_counters;
 	}
-
-	err = rhashtable_init(&sockdup_table, &sockdup_table_params);
-	if (err)
-		goto out_destroy_cache;
+	sockdup_index_key = get_random_u32();
 	return 0;
 
-out_destroy_cache:
-	kmem_cache_destroy(sockdup_entry_cache);
 out_free_counters:
 	free_percpu(sockdup_counters);
 	return err;
@@ -122,48 +108,40 @@ static void sockdup_entry_notify(struct sockdup_entry *e,
 	sockdup_evq_put(evq);
 }
 
-/*
- * Called by rhashtable_free_and_destroy() for every share still pending at
- * unload.  No ioctl can run (an open /dev/sockdup holds the module) and
- * the sweeper is stopped, so no share can be CLAIMED: each one is PENDING
- * and this is its releaser.  The table is being torn down, so the entry is
- * not unlinked from it one by one.
- */
-static void sockdup_entry_unload(void *ptr, void *arg)
-{
-	struct sockdup_entry *e = ptr;
-
-	if (WARN_ON_ONCE(atomic_cmpxchg(&e->state, SOCKDUP_PENDING,
-					SOCKDUP_DEAD) != SOCKDUP_PENDING))
-		return;
-	sockdup_quota_uncharge(e->charge_uid);
-	sockdup_entry_notify(e, SOCKDUP_UNLOADED);
-	sockdup_entry_put(e);
-}
-
 /**
  * sockdup_table_destroy() - release every pending share and free the table
  *
  * Drops every pin, so the peers of the pinned sockets see EOF once no
- * other descriptor holds them.
+ * other descriptor holds them.  No ioctl can run (an open /dev/sockdup
+ * holds the module) and the sweeper is stopped, so no share can be
+ * CLAIMED: each one is PENDING and this is its releaser.
  *
  * Context: Process context, module exit, after the device is gone and the
  * sweeper is stopped.  Sleeps.
  */
 void sockdup_table_destroy(void)
 {
-	rhashtable_free_and_destroy(&sockdup_table, sockdup_entry_unload, NULL);
-	/* Wait for sockdup_entry_free_rcu() of every entry. */
+	struct sockdup_entry *e;
+	u32 index, end = sockdup_slot_end();
+
+	for (index = 0; index < end; index++) {
+		e = sockdup_slot_load(index);
+		if (e)
+			WARN_ON_ONCE(!sockdup_entry_release(e, SOCKDUP_PENDING,
+							    SOCKDUP_UNLOADED));
+	}
+	sockdup_slots_destroy();
+	/* Wait for the call_rcu() frees of a cache that is not type-safe. */
 	rcu_barrier();
 	kmem_cache_destroy(sockdup_entry_cache);
 	free_percpu(sockdup_counters);
 }
 
 /**
- * sockdup_entry_alloc() - allocate a share with a fresh id
+ * sockdup_entry_alloc() - allocate a share
  *
- * The entry starts PENDING with one reference (the table's); the caller
- * fills it in and either inserts it or frees it with
+ * The entry starts PENDING with no reference: the caller fills it in,
+ * inserts it and publishes it, or frees it with
  * sockdup_entry_free_unpublished().
  *
  * Context: Process context; may sleep.
@@ -172,13 +150,22 @@ void sockdup_table_destroy(void)
 struct sockdup_entry *sockdup_entry_alloc(void)
 {
 	struct sockdup_entry *e;
+	u64 rnd;
 
 	e = kmem_cache_zalloc(sockdup_entry_cache, GFP_KERNEL);
 	if (!e)
 		return NULL;
 	atomic_set(&e->state, SOCKDUP_PENDING);
-	refcount_set(&e->ref, 1);
-	e->id = atomic64_inc_return(&sockdup_next_id);
+	/*
+	 * The secret: 96 bits of the kernel CSPRNG.  get_random_u64() and
+	 * get_random_u32() take them from per-cpu batches of ChaCha output
+	 * (erased as they are handed out); a u64 costs what a u32 does.
+	 */
+	rnd = get_random_u64();
+	e->secret[0] = lower_32_bits(rnd);
+	e->secret[1] = upper_32_bits(rnd);
+	e->secret[2] = get_random_u32();
+	rnd = 0;
 	return e;
 }
 
@@ -191,42 +178,129 @@ struct sockdup_entry *sockdup_entry_alloc(void)
  */
 void sockdup_entry_free_unpublished(struct sockdup_entry *e)
 {
+	memzero_explicit(e->secret, sizeof(e->secret));
 	kmem_cache_free(sockdup_entry_cache, e);
 }
 
+static u32 sockdup_entry_index(const struct sockdup_entry *e)
+{
+	return e->id & (SOCKDUP_INDEX_LIMIT - 1);
+}
+
 /**
- * sockdup_entry_insert() - publish a share under its cookie
- * @e: a filled-in entry whose cookie has just been drawn.
+ * sockdup_entry_insert() - give a share an index, and so its cookie and id
+ * @e: a filled-in entry from sockdup_entry_alloc().
  *
- * Once this returns 0 the share is visible to every lookup and the table
- * owns the caller's reference.
+ * The entry is in the table but no lookup can take it before
+ * sockdup_entry_publish(); until then the caller may still take it out
+ * with sockdup_entry_remove_unpublished().
  *
- * Context: Any context; takes one bucket lock of the table.
- * Return: 0; -EEXIST if the cookie is taken (draw another one); -ENOSPC
- * if the table is at SOCKDUP_TABLE_MAX_SHARES; -ENOMEM.
+ * Context: Process context; may sleep.  Takes sockdup_slots_lock.
+ * Return: 0; -ENOSPC if the table holds %SOCKDUP_TABLE_MAX_SHARES
+ * shares (only when max_total is at its largest and releases lag);
+ * -ENOMEM.
  */
 int sockdup_entry_insert(struct sockdup_entry *e)
 {
+	u32 index;
 	int err;
 
+	err = sockdup_slot_alloc(e, &index);
+	if (err)
+		return err;
+	e->id = (u64)atomic64_inc_return(&sockdup_next_seq) <<
+		SOCKDUP_INDEX_BITS | index;
+	return 0;
+}
+
+/**
+ * sockdup_entry_cookie() - the cookie of an inserted share
+ * @e: the entry, inserted.
+ * @cookie: %SOCKDUP_COOKIE_SIZE bytes.
+ *
+ * Context: Any context.
+ */
+void sockdup_entry_cookie(const struct sockdup_entry *e, u8 *cookie)
+{
+	u32 w[1 + SOCKDUP_SECRET_WORDS];
+
+	w[0] = sockdup_entry_index(e) ^ sockdup_index_key;
+	memcpy(&w[1], e->secret, sizeof(e->secret));
+	memcpy(cookie, w, sizeof(w));
+	memzero_explicit(w, sizeof(w));
+}
+
+/**
+ * sockdup_entry_remove_unpublished() - take an inserted share out again
+ * @e: the entry, inserted but not published.  No lookup can have taken
+ *	it, so the caller frees it with sockdup_entry_free_unpublished().
+ *
+ * Context: Process context.  Takes sockdup_slots_lock.
+ */
+void sockdup_entry_remove_unpublished(struct sockdup_entry *e)
+{
+	sockdup_slot_free(sockdup_entry_index(e), e);
+}
+
+/**
+ * sockdup_entry_publish() - make an inserted share visible to lookups
+ * @e: the entry; the table owns the reference this sets.
+ *
+ * Context: Any context.
+ */
+void sockdup_entry_publish(struct sockdup_entry *e)
+{
 	/*
 	 * Counted before the share is visible: a REDEEM on another CPU may
-	 * release it the moment it is inserted, and STATS, which sums the
+	 * release it the moment it is published, and STATS, which sums the
 	 * releases before the shares, must never see more releases than
-	 * shares.  A failed insert takes the count back.
+	 * shares.
 	 */
 	this_cpu_inc(sockdup_counters->shared);
-	err = rhashtable_lookup_insert_fast(&sockdup_table, &e->node,
-					    sockdup_table_params);
-	if (!err)
-		return 0;
-	this_cpu_dec(sockdup_counters->shared);
-	if (err == -EEXIST)
-		return err;
-	/* Full: only when max_total is at its largest and releases lag. */
-	if (err == -E2BIG)
-		return -ENOSPC;
-	return -ENOMEM;
+	/*
+	 * Everything a lookup checks after taking its reference, and the
+	 * count, is written before the reference exists: pairs with the
+	 * smp_rmb() in sockdup_entry_get() and the one in STATS.
+	 */
+	smp_wmb();
+	refcount_set(&e->ref, 1);
+}
+
+/*
+ * The entry at @index with a reference, or NULL.  Only its index is
+ * checked: the caller checks the rest of what it looked for.
+ */
+static struct sockdup_entry *sockdup_entry_get(u32 index)
+{
+	struct sockdup_entry *e;
+
+	rcu_read_lock();
+	e = sockdup_slot_load(index);
+	/* Zero: unpublished, or on its way out, or free memory: not found. */
+	if (e && !refcount_inc_not_zero(&e->ref))
+		e = NULL;
+	rcu_read_unlock();
+	if (!e)
+		return NULL;
+	/* Pairs with the smp_wmb() in sockdup_entry_publish(). */
+	smp_rmb();
+	/* The memory may be another share's by now (a type-safe cache). */
+	if (sockdup_entry_index(e) != index) {
+		sockdup_entry_put(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* Compare two secrets in constant time: no early exit on a difference. */
+static bool sockdup_secret_eq(const u32 *a, const u32 *b)
+{
+	u32 diff = 0;
+	unsigned int i;
+
+	for (i = 0; i < SOCKDUP_SECRET_WORDS; i++)
+		diff |= a[i] ^ b[i];
+	return !diff;
 }
 
 /**
@@ -235,20 +309,25 @@ int sockdup_entry_insert(struct sockdup_entry *e)
  *
  * The share may be in any state by the time the caller looks at it.
  *
- * Context: Any context; takes the RCU read lock, no other lock.
+ * Context: Any context but hard IRQ; takes the RCU read lock, no other
+ * lock.
  * Return: the entry with a temporary reference the caller drops with
  * sockdup_entry_put(), or NULL if there is no such share.
  */
 struct sockdup_entry *sockdup_entry_lookup(const u8 *cookie)
 {
+	u32 w[1 + SOCKDUP_SECRET_WORDS], index;
 	struct sockdup_entry *e;
 
-	rcu_read_lock();
-	e = rhashtable_lookup(&sockdup_table, cookie, sockdup_table_params);
-	/* A zero count means the entry is on its way out: not found. */
-	if (e && !refcount_inc_not_zero(&e->ref))
+	memcpy(w, cookie, sizeof(w));
+	index = w[0] ^ sockdup_index_key;
+	if (index >= SOCKDUP_INDEX_LIMIT)
+		return NULL;
+	e = sockdup_entry_get(index);
+	if (e && !sockdup_secret_eq(e->secret, &w[1])) {
+		sockdup_entry_put(e);
 		e = NULL;
-	rcu_read_unlock();
+	}
 	return e;
 }
 
@@ -263,8 +342,9 @@ static void sockdup_entry_free_rcu(struct rcu_head *head)
  * @e: the entry.
  *
  * The last reference drops the pin on the socket file and both pids, and
- * frees the memory after an RCU grace period.  It can only go after the
- * share was released (the table's reference is the last one otherwise).
+ * frees the memory: at once in a type-safe cache, after an RCU grace
+ * period otherwise.  It can only go after the share was released (the
+ * table's reference is the last one otherwise).
  *
  * Context: Any context but hard IRQ, also under rcu_read_lock(): fput()
  * defers the real close to task work or a workqueue.
@@ -276,13 +356,16 @@ void sockdup_entry_put(struct sockdup_entry *e)
 	fput(e->file);
 	put_pid(e->target);
 	put_pid(e->sharer);
-	call_rcu(&e->rcu, sockdup_entry_free_rcu);
+	memzero_explicit(e->secret, sizeof(e->secret));
+	if (SOCKDUP_TYPESAFE_CACHE)
+		kmem_cache_free(sockdup_entry_cache, e);
+	else
+		call_rcu(&e->rcu, sockdup_entry_free_rcu);
 }
 
 /**
  * sockdup_entry_release() - release a share, if this caller wins
- * @e: the entry; the caller holds a reference or is in an RCU read-side
- *	section that found it in the table.
+ * @e: the entry; the caller holds a reference.
  * @from: the state the caller expects (%SOCKDUP_PENDING, or
  *	%SOCKDUP_CLAIMED for the REDEEM that holds the claim).
  * @why: what to count the release as.
@@ -292,7 +375,7 @@ void sockdup_entry_put(struct sockdup_entry *e)
  * one caller, so the unlink, the uncharge, the counter and the put of the
  * table's reference below happen exactly once per share.
  *
- * Context: Any context but hard IRQ; takes one bucket lock of the table.
+ * Context: Any context but hard IRQ; takes sockdup_slots_lock.
  * Return: true if this call released the share, false if it was no longer
  * in state @from.
  */
@@ -302,9 +385,8 @@ bool sockdup_entry_release(struct sockdup_entry *e, enum sockdup_state from,
 	if (atomic_cmpxchg(&e->state, from, SOCKDUP_DEAD) != from)
 		return false;
 
-	/* Only the winner unlinks, so this cannot fail. */
-	WARN_ON_ONCE(rhashtable_remove_fast(&sockdup_table, &e->node,
-					    sockdup_table_params));
+	/* Only the winner unlinks, so the slot still holds @e. */
+	sockdup_slot_free(sockdup_entry_index(e), e);
 	sockdup_quota_uncharge(e->charge_uid);
 	this_cpu_inc(sockdup_counters->released[why]);
 	sockdup_entry_notify(e, why);
@@ -337,7 +419,7 @@ bool sockdup_entry_expired(const struct sockdup_entry *e, u64 now)
  * wins its PENDING -> DEAD cmpxchg), so every lookup past the TTL sees
  * ENOENT whether or not the sweeper has run.
  *
- * Context: Process context; may take one bucket lock of the table.
+ * Context: Process context; may take sockdup_slots_lock.
  * Return: true if the share is expired or already released (ENOENT).
  */
 bool sockdup_entry_gone(struct sockdup_entry *e, u64 now)
@@ -369,8 +451,9 @@ int sockdup_entry_wait_claim(struct sockdup_entry *e)
 				       atomic_read(&e->state) != SOCKDUP_CLAIMED);
 }
 
-/* References taken under RCU per step of sockdup_table_walk(). */
+/* References taken, and slots looked at, under RCU per step of a walk. */
 #define SOCKDUP_WALK_CHUNK	32
+#define SOCKDUP_WALK_SLOTS	1024
 
 static s32 sockdup_pid_vnr_alive(struct pid *pid)
 {
@@ -415,6 +498,7 @@ void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
 {
 	struct socket *sock = sock_from_file(e->file);
 	struct sock *sk = sock ? READ_ONCE(sock->sk) : NULL;
+	u64 created;
 
 	might_sleep();
 	memset(info, 0, sizeof(*info));
@@ -435,8 +519,8 @@ void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
 	info->sharer_pid = sockdup_pid_vnr_alive(e->sharer);
 	info->target_pid = sockdup_pid_vnr_alive(e->target);
 	info->sharer_uid = from_kuid_munged(current_user_ns(), e->sharer_uid);
-	info->age_ms = now > e->created_ns ?
-		       div_u64(now - e->created_ns, NSEC_PER_MSEC) : 0;
+	created = e->expires_ns - (u64)e->ttl_ms * NSEC_PER_MSEC;
+	info->age_ms = now > created ? div_u64(now - created, NSEC_PER_MSEC) : 0;
 	/* Rounded up: 0 only once the share has expired. */
 	info->ttl_left_ms = now < e->expires_ns ?
 			    DIV_ROUND_UP_ULL(e->expires_ns - now, NSEC_PER_MSEC) : 0;
@@ -474,99 +558,76 @@ bool sockdup_entry_visible(const struct sockdup_entry *e, kuid_t uid)
  * @visit: called for each share with a reference held and no lock held, so
  *	it may sleep, fault and release the share.
  * @arg: passed to @visit.
- * @strict: stop with -EAGAIN when the table is resized under the walk (the
- *	walk then starts over, so a share could be visited twice) rather
- *	than going on.
  *
- * The RCU read-side section lasts only while references to at most
- * %SOCKDUP_WALK_CHUNK shares are taken; the visits run after it, and the
- * walk yields the CPU between chunks, so walking a full table neither
- * stalls RCU nor hogs a CPU.  Shares inserted or released during the walk
- * may or may not be visited.
+ * The walk goes up the indices.  The RCU read-side section lasts only
+ * while references to at most %SOCKDUP_WALK_CHUNK shares are taken (and
+ * at most %SOCKDUP_WALK_SLOTS slots looked at); the
+ * visits run after it, and the walk yields the CPU between chunks, so
+ * walking a full table neither stalls RCU nor hogs a CPU.  Each share is
+ * visited at most once; shares inserted or released during the walk may
+ * or may not be visited.
  *
  * Context: Process context; sleeps.
- * Return: 0 after the last share, or the first non-zero value of @visit,
- * or -EAGAIN (only if @strict).
+ * Return: 0 after the last share, or the first non-zero value of @visit.
  */
-int sockdup_table_walk(sockdup_visit_t visit, void *arg, bool strict)
+int sockdup_table_walk(sockdup_visit_t visit, void *arg)
 {
 	struct sockdup_entry *chunk[SOCKDUP_WALK_CHUNK];
-	struct rhashtable_iter iter;
+	u32 where[SOCKDUP_WALK_CHUNK];
 	struct sockdup_entry *e;
 	unsigned int n, i;
-	bool end = false;
+	u32 index = 0, end;
 	int ret = 0;
 
-	rhashtable_walk_enter(&sockdup_table, &iter);
-	while (!end && !ret) {
+	do {
 		n = 0;
-		ret = rhashtable_walk_start_check(&iter);
-		if (ret == -EAGAIN && !strict)
-			ret = 0;
-		while (!ret && n < SOCKDUP_WALK_CHUNK) {
-			e = rhashtable_walk_next(&iter);
-			if (!e) {
-				end = true;
-				break;
-			}
-			if (IS_ERR(e)) {
-				/* -EAGAIN: resized, going on in the new table. */
-				if (PTR_ERR(e) != -EAGAIN || strict)
-					ret = PTR_ERR(e);
+		end = min(sockdup_slot_end(), index + SOCKDUP_WALK_SLOTS);
+		rcu_read_lock();
+		for (; index < end && n < SOCKDUP_WALK_CHUNK; index++) {
+			e = sockdup_slot_load(index);
+			/* Zero: unpublished or on its way out. */
+			if (!e || !refcount_inc_not_zero(&e->ref))
 				continue;
-			}
-			/* Zero: on its way out, nothing to visit. */
-			if (refcount_inc_not_zero(&e->ref))
-				chunk[n++] = e;
+			where[n] = index;
+			chunk[n++] = e;
 		}
-		rhashtable_walk_stop(&iter);
+		rcu_read_unlock();
+		/* Pairs with the smp_wmb() in sockdup_entry_publish(). */
+		smp_rmb();
 
 		for (i = 0; i < n; i++) {
-			if (!ret)
+			/*
+			 * A share freed and made again at another index
+			 * meanwhile is that index's: visited there, if at all.
+			 */
+			if (!ret && sockdup_entry_index(chunk[i]) == where[i])
 				ret = visit(chunk[i], arg);
 			sockdup_entry_put(chunk[i]);
 		}
 		cond_resched();
-	}
-	rhashtable_walk_exit(&iter);
+	} while (!ret && index < sockdup_slot_end());
 	return ret;
-}
-
-struct sockdup_id_search {
-	u64 id;
-	struct sockdup_entry *found;
-};
-
-static int sockdup_id_match(struct sockdup_entry *e, void *arg)
-{
-	struct sockdup_id_search *s = arg;
-
-	if (e->id != s->id)
-		return 0;
-	/* The walk's reference is dropped after this: take one to keep. */
-	refcount_inc(&e->ref);
-	s->found = e;
-	return 1;
 }
 
 /**
  * sockdup_entry_lookup_id() - find a share by id and take a reference
  * @id: the share's id.
  *
- * Ids are not the table's key: this walks the table.  It serves the
- * commands an operator types, not the data path.
+ * The id carries the share's index: no walk.
  *
- * Context: Process context; sleeps.
+ * Context: Any context but hard IRQ; takes the RCU read lock.
  * Return: the entry with a reference the caller drops with
  * sockdup_entry_put(), or NULL if no share in the table has @id.
  */
 struct sockdup_entry *sockdup_entry_lookup_id(u64 id)
 {
-	struct sockdup_id_search s = { .id = id };
-	int tries = 0;
+	struct sockdup_entry *e;
 
-	/* A resize restarts the walk; after a few, accept what one finds. */
-	while (sockdup_table_walk(sockdup_id_match, &s, tries < 4) == -EAGAIN)
-		tries++;
-	return s.found;
+	e = sockdup_entry_get(id & (SOCKDUP_INDEX_LIMIT - 1));
+	/* The sequence number tells a share from a later one at its index. */
+	if (e && e->id != id) {
+		sockdup_entry_put(e);
+		e = NULL;
+	}
+	return e;
 }
