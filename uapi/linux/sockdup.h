@@ -74,8 +74,9 @@
  * @ttl_ms: in: lifetime of the share in milliseconds; 0 asks for the
  *	module's default (module parameter default_ttl_ms).  Values above the
  *	module parameter max_ttl_ms are refused.
- * @cookie: out: the cookie, 128 bits from the kernel CSPRNG.  Must be zero
- *	on input.
+ * @cookie: out: the cookie, 128 opaque bits: a 96-bit secret from the
+ *	kernel CSPRNG and where the kernel keeps the share.  Must be zero on
+ *	input.
  * @id: out: a number that names the share in listings, QUERY results and
  *	events without revealing the cookie.  Must be zero on input.
  *
