@@ -23,8 +23,8 @@
  *    close(newfd) + close(pidfd) each time.
  *  - breakdown (micro-variants, to see where the time goes): SHARE alone,
  *    REDEEM alone, close of a redeemed fd, REVOKE alone, SHARE of fd -1
- *    (EBADF: entry + copy-in + checks + fget), REDEEM of an unknown cookie
- *    (ENOENT: entry + copy-in + lookup miss), QUERY of a pending cookie
+ *    (EBADF: entry + copy-in + checks + fget), REDEEM of a wrong cookie
+ *    (ENOENT: entry + copy-in + lookup of the slot + secret compare), QUERY of a pending cookie
  *    (lookup hit + copy-out), dup alone, close alone.
  */
 #define _GNU_SOURCE
@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -449,7 +448,9 @@ static int run_redeem_enoent(struct bench_case *c, unsigned int n, double *ns)
 	unsigned int i;
 
 	(void)c;
-	CHECK(getrandom(cookie, sizeof(cookie), 0) == sizeof(cookie));
+	/* A pending cookie with its last byte changed: found, then refused. */
+	memcpy(cookie, query_cookie, sizeof(cookie));
+	cookie[SOCKDUP_COOKIE_SIZE - 1] ^= 0x5a;
 	errno = 0;
 	CHECK(sd_redeem(env.dev, cookie) == -1 && errno == ENOENT);
 	t0 = now_ns();
@@ -526,7 +527,7 @@ static const struct bench_case latency_cases[] = {
 	{ "bd_close_redeemed", "breakdown", "close of a redeemed fd", .run = run_close_redeemed },
 	{ "bd_revoke", "breakdown", "REVOKE alone", .run = run_revoke_only },
 	{ "bd_share_ebadf", "breakdown", "SHARE fd -1 (EBADF: entry+copy+fget)", .run = run_share_ebadf },
-	{ "bd_redeem_enoent", "breakdown", "REDEEM unknown cookie (ENOENT: lookup miss)", .run = run_redeem_enoent },
+	{ "bd_redeem_enoent", "breakdown", "REDEEM wrong cookie (ENOENT: lookup, secret differs)", .run = run_redeem_enoent },
 	{ "bd_query", "breakdown", "QUERY pending cookie (lookup hit + copy out)", .run = run_query },
 	{ "bd_dup", "breakdown", "dup alone", .run = run_dup_only },
 	{ "bd_close", "breakdown", "close of a dup'ed fd", .run = run_close_only },

@@ -6,9 +6,10 @@
  * Targets (SOCKDUP.md section 7):
  *   sockdup / floor <= 1.3, sockdup / SCM_RIGHTS <= 0.4,
  *   sockdup / (pidfd_open + pidfd_getfd + closes) <= 0.6,
- *   batch redeem per socket / 253-fd SCM_RIGHTS per fd <= 0.5 (no batch ABI
- *   yet: n/a), redeem with 100,000 pending / with 10 <= 1.1,
- *   kernel memory per pending share <= 128 bytes.
+ *   batch redeem per socket / 253-fd SCM_RIGHTS per fd <= 0.5 (n/a until
+ *   a batch case runs), redeem with 100,000 pending / with 10 <= 1.1,
+ *   kernel memory per pending share <= 96 bytes.
+ * bench/summary.sh puts these rows of every kernel lane side by side.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -112,15 +113,15 @@ static unsigned int ratios(struct bench_case *tab, unsigned int n,
 	    "sockdup same-process / pidfd_getfd cached", tab, n, "sd_same",
 	    "pidfd_cached", 0);
 
-	x = &r[nr++];
-	x->id = "batch_over_scm253";
-	snprintf(x->label, sizeof(x->label),
-		 "batch redeem per socket / SCM_RIGHTS 253 per fd");
-	x->value = NAN;
-	x->value_min = NAN;
-	x->target = 0.5;
-	x->status = "n/a";
-	x->note = "no batch ABI yet";
+	/*
+	 * The batch row: a batch case "sd_batch_253" (253 sockets per
+	 * hand-off, ns per socket) against the 253-fd SCM_RIGHTS message.
+	 */
+	add(r, &nr, "batch_over_scm253",
+	    "batch redeem per socket / SCM_RIGHTS 253 per fd", tab, n,
+	    "sd_batch_253", "scm_253", 0.5);
+	if (isnan(r[nr - 1].value))
+		r[nr - 1].note = "no batch case ran";
 
 	if (env.nscale >= 2) {
 		snprintf(id_lo, sizeof(id_lo), "sd_scale_%lu", env.scale_n[0]);
@@ -134,7 +135,7 @@ static unsigned int ratios(struct bench_case *tab, unsigned int n,
 		snprintf(id_lo, sizeof(id_lo), "miss_scale_%lu", env.scale_n[0]);
 		snprintf(id_hi, sizeof(id_hi), "miss_scale_%lu",
 			 env.scale_n[env.nscale - 1]);
-		snprintf(label, sizeof(label), "lookup miss, %lu pending / %lu pending",
+		snprintf(label, sizeof(label), "wrong cookie, %lu pending / %lu pending",
 			 env.scale_n[env.nscale - 1], env.scale_n[0]);
 		add(r, &nr, "scale_lookup", label, tab, n, id_hi, id_lo, 0);
 	}
@@ -149,8 +150,14 @@ static unsigned int ratios(struct bench_case *tab, unsigned int n,
 	x->id = "memory";
 	snprintf(x->label, sizeof(x->label),
 		 "kernel memory per pending share (bytes)");
-	x->target = 128;
-	x->value = env.mem.done ? env.mem.kernel_per_share : NAN;
+	x->target = 96;
+	/*
+	 * The worst rep, not the median: a table that keeps its memory
+	 * (slots.c keeps its high-water mark) grows only in the first rep,
+	 * and that memory stays with the pending shares.
+	 */
+	x->note = "worst of the reps";
+	x->value = env.mem.done ? env.mem.kernel_max : NAN;
 	x->value_min = env.mem.done ? env.mem.kernel_min : NAN;
 	x->status = isnan(x->value) ? "n/a" :
 		    x->value <= x->target ? "met" : "MISSED";
