@@ -4,6 +4,8 @@
 # Run sockdup-bench in the VM on each kernel and save its results:
 #   build/<release>/bench.json   the program's JSON, plus a "host" record
 #   build/<release>/bench.txt    the table (also printed here)
+# and ends with the targets of every kernel it ran side by side, each met or
+# MISSED (bench/summary.sh; also in build/bench-summary.txt).
 #
 # Usage: bench/run.sh [KERNEL...]   (a series such as 6.12 or a release;
 #                                   default: selftests/qemu/kernels.sh)
@@ -45,6 +47,7 @@ vm_cpus=${SOCKDUP_VM_CPUS:-2}
 vm_mem=${SOCKDUP_VM_MEM:-1024}
 
 rc=0
+ran=()
 for k in "${kernels[@]}"; do
 	rel=$k
 	if [[ $k =~ ^[0-9]+\.[0-9]+$ ]]; then
@@ -77,6 +80,7 @@ for k in "${kernels[@]}"; do
 			sed -n 's/^# \{0,1\}//p' | grep -v '^sockdup-bench: memory rep\|^sockdup-bench .* --json'
 	} >"$out/bench.txt"
 	cat "$out/bench.txt"
+	ran+=("$out/bench.json")
 	echo "bench: $rel: saved $out/bench.json and $out/bench.txt" >&2
 	if [ "$vrc" -ne 0 ]; then
 		echo "bench: $rel: the VM run failed (see $out/bench-run.txt)" >&2
@@ -84,4 +88,7 @@ for k in "${kernels[@]}"; do
 		rc=1
 	fi
 done
+if [ "${#ran[@]}" -gt 0 ]; then
+	bench/summary.sh "${ran[@]}" | tee build/bench-summary.txt
+fi
 exit "$rc"
