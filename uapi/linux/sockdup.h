@@ -55,7 +55,12 @@
 /* Largest &sockdup_list.entry_size. */
 #define SOCKDUP_LIST_ENTRY_MAX	4096
 
+/* Most sockets one share holds (&sockdup_share.nr_fds). */
+#define SOCKDUP_BATCH_MAX	4096
+
 /* Sizes of the first version of each structure, still accepted. */
+#define SOCKDUP_SHARE_SIZE_VER0		40
+#define SOCKDUP_REDEEM_SIZE_VER0	24
 #define SOCKDUP_REVOKE_SIZE_VER0	24
 #define SOCKDUP_SHARE_INFO_SIZE_VER0	64
 #define SOCKDUP_QUERY_SIZE_VER0		88
@@ -63,7 +68,8 @@
 /**
  * struct sockdup_share - argument of %SOCKDUP_IOC_SHARE
  * @flags: in: must be zero (no flags are defined yet).
- * @fd: in: the socket descriptor to share, in the caller's fd table.
+ * @fd: in: the socket descriptor to share, in the caller's fd table;
+ *	-1 when @nr_fds is not zero.
  * @target_pid: in: the target process (thread-group leader id) as seen from
  *	the caller's pid namespace.  A thread id that is not a thread-group
  *	leader is refused, and so is a kernel thread, which can never redeem.
@@ -79,8 +85,18 @@
  *	input.
  * @id: out: a number that names the share in listings, QUERY results and
  *	events without revealing the cookie.  Must be zero on input.
+ * @fds: in: with @nr_fds, user pointer to an array of @nr_fds __s32
+ *	socket descriptors to share together, under one cookie (a batch);
+ *	must be zero without @nr_fds.
+ * @nr_fds: in: 0 to share @fd alone, or 1 to %SOCKDUP_BATCH_MAX: the
+ *	number of descriptors in @fds.  The same socket may appear more
+ *	than once.
+ * @reserved: must be zero.
  *
- * The share holds a reference to the socket's open file until it is
+ * The first version ended at @id (%SOCKDUP_SHARE_SIZE_VER0 bytes, still
+ * accepted); @fds, @nr_fds and @reserved were added for batches.
+ *
+ * The share holds a reference to each socket's open file until it is
  * redeemed, revoked, its TTL runs out, its target exits, or the module is
  * unloaded, whichever comes first.  The caller may close @fd, close
  * /dev/sockdup and exit without affecting the share.  The open file of
@@ -89,6 +105,10 @@
  *
  * The share is charged to the caller's real uid, as SCM_RIGHTS charges
  * descriptors in flight: a set-user-ID helper charges the user who ran it.
+ * A batch of N sockets takes N slots of the per-user and the global cap,
+ * as N single shares would: each pins a socket.  Its array of N file
+ * pointers (8 bytes each, at most 32 KiB) is charged to the caller's
+ * memory cgroup.
  * A caller inside a user namespace is charged to the user that owns the
  * outermost user namespace below the initial one, so all the uids of one
  * delegation (a subordinate-uid range, say) share one budget.
@@ -100,6 +120,9 @@ struct sockdup_share {
 	__u32 ttl_ms;
 	__u8 cookie[SOCKDUP_COOKIE_SIZE];
 	__u64 id;
+	__u64 fds;
+	__u32 nr_fds;
+	__u32 reserved;
 };
 
 /**
@@ -107,11 +130,25 @@ struct sockdup_share {
  * @flags: in: %SOCKDUP_REDEEM_CLOEXEC or zero.
  * @reserved: must be zero.
  * @cookie: in: the cookie returned by %SOCKDUP_IOC_SHARE.
+ * @fds: in: with @nr_fds, user pointer to an array of @nr_fds __s32 that
+ *	receives the new descriptors, in the order the sockets were shared;
+ *	must be zero without @nr_fds.
+ * @nr_fds: in: 0 to redeem a share of one socket (the descriptor is the
+ *	ioctl's value), or the number of entries @fds has room for (the
+ *	ioctl's value is then the number of descriptors written to @fds).
+ * @reserved2: must be zero.
+ *
+ * The first version ended at @cookie (%SOCKDUP_REDEEM_SIZE_VER0 bytes,
+ * still accepted); @fds, @nr_fds and @reserved2 were added for batches.
+ * A share of one socket may be redeemed either way.
  */
 struct sockdup_redeem {
 	__u32 flags;
 	__u32 reserved;
 	__u8 cookie[SOCKDUP_COOKIE_SIZE];
+	__u64 fds;
+	__u32 nr_fds;
+	__u32 reserved2;
 };
 
 /**
@@ -134,7 +171,9 @@ struct sockdup_revoke {
 /**
  * struct sockdup_share_info - what a pending share holds
  * @id: the share's id, as returned in &sockdup_share.id.
- * @sock_ino: inode number of the socket (as in /proc/PID/fd links).
+ * @sock_ino: inode number of the socket (as in /proc/PID/fd links); for
+ *	a batch, this and the fields up to @peer_addr describe its first
+ *	socket.
  * @family: socket address family (AF_INET, AF_UNIX, ...).
  * @type: socket type (SOCK_STREAM, SOCK_DGRAM, ...).
  * @protocol: socket protocol (IPPROTO_TCP, ..., or 0).
@@ -146,7 +185,8 @@ struct sockdup_revoke {
  *	namespace (overflow uid when unmapped).
  * @age_ms: milliseconds since the share was made.
  * @ttl_left_ms: milliseconds until the share expires.
- * @nr_fds: number of sockets held by the share (1 in this version).
+ * @nr_fds: number of sockets held by the share: 1, or the
+ *	&sockdup_share.nr_fds of a batch.
  * @reserved: zero.
  * @local_addr_len: bytes of @local_addr in use; 0 when the socket has no
  *	local address.
@@ -202,21 +242,24 @@ struct sockdup_query {
  * struct sockdup_stats - argument of %SOCKDUP_IOC_STATS
  * @flags: in: must be zero.
  * @reserved: must be zero.
- * @pending: out: shares pending now, all users.
- * @shared: out: shares made since the module was loaded.
- * @redeemed: out: shares released by a successful REDEEM.
+ * @pending: out: sockets pending now, all users.
+ * @shared: out: sockets shared since the module was loaded.
+ * @redeemed: out: sockets released by a successful REDEEM.
  * @expired: out: shares released because their TTL ran out.
  * @revoked: out: shares released by REVOKE (sharer or target).
  * @reaped: out: shares released because their target process exited.
  * @refused_user: out: SHAREs refused with EDQUOT (per-user cap).
  * @refused_global: out: SHAREs refused with ENOSPC (global cap).
- * @user_pending: out: pending shares charged to the caller's user (its real
+ * @user_pending: out: pending sockets charged to the caller's user (its real
  *	uid, or the owner of its user-namespace delegation, see
  *	&struct sockdup_share).
  * @max_per_user: out: the per-user cap in force (module parameter).
  * @max_total: out: the global cap in force (module parameter).
  *
- * All output fields must be zero on input.  At any quiescent moment
+ * The counters count sockets: a share of a batch of N sockets counts N
+ * (in @pending, @shared, and the counter of how it ended), as it takes N
+ * slots of the caps.  All output fields must be zero on input.  At any
+ * quiescent moment
  * @shared == @redeemed + @expired + @revoked + @reaped + @pending.
  */
 struct sockdup_stats {
@@ -318,31 +361,47 @@ struct sockdup_event {
 /**
  * define SOCKDUP_IOC_SHARE - pin a socket for one target process
  *
- * Takes a &struct sockdup_share.  Returns 0 and fills in the cookie.
+ * Takes a &struct sockdup_share.  Returns 0 and fills in the cookie.  With
+ * &sockdup_share.nr_fds, every socket of the array is pinned under the one
+ * cookie, or none is: a batch is refused as a whole.
  *
- * Errors: EBADF @fd is not open; ENOTSOCK @fd is not a socket; ESRCH no
- * such process, a thread id that is not a process, or a process that has
- * exited; EPERM the target is a kernel thread, or init and the caller lacks
- * CAP_SYS_ADMIN; EINVAL unknown flag, non-zero output field, @ttl_ms above
- * the maximum; EDQUOT the caller's user is at the per-user cap; ENOSPC the
- * global cap is reached (the last reserve_total slots of it are kept for
- * callers with CAP_SYS_RESOURCE in the initial user namespace); EFAULT bad
- * pointer; E2BIG unknown trailing bytes not zero; ENOMEM.
+ * Errors: EBADF @fd (or an entry of @fds) is not open; ENOTSOCK it is not
+ * a socket; ESRCH no such process, a thread id that is not a process, or a
+ * process that has exited; EPERM the target is a kernel thread, or init
+ * and the caller lacks CAP_SYS_ADMIN; EINVAL unknown flag, non-zero output
+ * or reserved field, @ttl_ms above the maximum, @nr_fds above
+ * %SOCKDUP_BATCH_MAX, @fd not -1 with @nr_fds, @fds without @nr_fds;
+ * EDQUOT the caller's user has fewer free slots of the per-user cap than
+ * the share has sockets; ENOSPC the same for the global cap (the last
+ * reserve_total slots of it are kept for callers with CAP_SYS_RESOURCE in
+ * the initial user namespace); EFAULT bad pointer (also @fds); E2BIG
+ * unknown trailing bytes not zero; ENOMEM.
  */
 #define SOCKDUP_IOC_SHARE	_IOWR(SOCKDUP_IOC_MAGIC, 0x00, struct sockdup_share)
 
 /**
  * define SOCKDUP_IOC_REDEEM - turn a cookie into a descriptor
  *
- * Takes a &struct sockdup_redeem.  Returns the new descriptor.  Only a
- * thread of the target process can redeem; exactly one REDEEM of a cookie
- * succeeds.  The descriptor is installed as for SCM_RIGHTS (LSM
- * file_receive hook, socket cgroup data updated).
+ * Takes a &struct sockdup_redeem.  Returns the new descriptor, or with
+ * &sockdup_redeem.nr_fds the number of descriptors written to
+ * &sockdup_redeem.fds.  Only a thread of the target process can redeem;
+ * exactly one REDEEM of a cookie succeeds.  Each descriptor is installed
+ * as for SCM_RIGHTS (LSM file_receive hook, socket cgroup data updated).
+ *
+ * A batch is redeemed whole or not at all: when any socket cannot be
+ * installed (EMFILE, an LSM refusing one of them, a fault writing @fds),
+ * the descriptors installed before it are closed again before the call
+ * returns, and the cookie stays valid.  Another thread of the target that
+ * looks at the descriptor table meanwhile may see them for that moment;
+ * unlike SCM_RIGHTS, a batch is never truncated.
  *
  * Errors (the cookie stays valid unless ENOENT): ENOENT unknown, redeemed,
  * expired or revoked cookie; EPERM the caller is not the target; EMFILE
- * the caller's descriptor table is full; EINVAL unknown flag or non-zero
- * reserved field; EFAULT bad pointer; an LSM's errno when it refuses.
+ * the caller's descriptor table has no room for every socket of the share;
+ * EMSGSIZE the share holds more sockets than @nr_fds (more than one
+ * without @nr_fds), QUERY tells how many; EINVAL unknown flag, non-zero
+ * reserved field, @fds without @nr_fds; EFAULT bad pointer (also @fds);
+ * ENOMEM; an LSM's errno when it refuses any of the sockets.
  */
 #define SOCKDUP_IOC_REDEEM	_IOW(SOCKDUP_IOC_MAGIC, 0x01, struct sockdup_redeem)
 
