@@ -53,10 +53,10 @@ MODULE_PARM_DESC(max_ttl_ms,
 		 "Largest TTL in ms a SHARE may ask for; larger is EINVAL (default 3600000)");
 SOCKDUP_UINT_PARAM(max_per_user, 0, INT_MAX);
 MODULE_PARM_DESC(max_per_user,
-		 "Pending shares per user (the sharer's real uid, or the owner of its user namespace); more is EDQUOT (default 4096)");
+		 "Pending sockets per user (the sharer's real uid, or the owner of its user namespace; a batch of N counts N); more is EDQUOT (default 4096)");
 SOCKDUP_UINT_PARAM(max_total, 0, SOCKDUP_TABLE_MAX_SHARES);
 MODULE_PARM_DESC(max_total,
-		 "Pending shares in total; more is ENOSPC (default 65536, at most 262144)");
+		 "Pending sockets in total (a batch of N counts N); more is ENOSPC (default 65536, at most 262144)");
 SOCKDUP_UINT_PARAM(reserve_total, 0, SOCKDUP_TABLE_MAX_SHARES);
 MODULE_PARM_DESC(reserve_total,
 		 "Slots of max_total only callers with CAP_SYS_RESOURCE may take (default 1024)");

@@ -2,10 +2,11 @@
 /*
  * sockdup quotas: pending shares per user (EDQUOT) and in total (ENOSPC).
  *
- * A pending share occupies one slot of its owner (sockdup_quota_owner())
- * and one global slot from SHARE until its release, which gives both back
- * at once.  The owner is the sharer's real uid, or, for a sharer inside a
- * user namespace, the user that created the outermost namespace below the
+ * A pending share occupies, per socket it holds (a batch of N takes N of
+ * each), one slot of its owner (sockdup_quota_owner()) and one global
+ * slot from SHARE until its release, which gives them all back at once.
+ * The owner is the sharer's real uid, or, for a sharer inside a user
+ * namespace, the user that created the outermost namespace below the
  * initial one: every uid of one delegation shares one budget, the way the
  * kernel's ucounts charge a namespace tree to its creator.  The last
  * reserve_total slots of the global cap are kept for callers with
@@ -108,17 +109,18 @@ enum sockdup_charge {
 	SOCKDUP_RETIRED,
 };
 
-/* Take one slot of @counter unless it is at @max or retired. */
-static enum sockdup_charge sockdup_charge(atomic_t *counter, unsigned int max)
+/* Take @n slots of @counter unless that passes @max or it is retired. */
+static enum sockdup_charge sockdup_charge(atomic_t *counter, unsigned int n,
+					  unsigned int max)
 {
 	int old = atomic_read(counter);
 
 	do {
 		if (old < 0)
 			return SOCKDUP_RETIRED;
-		if ((unsigned int)old >= max)
+		if ((unsigned int)old >= max || max - (unsigned int)old < n)
 			return SOCKDUP_AT_CAP;
-	} while (!atomic_try_cmpxchg(counter, &old, old + 1));
+	} while (!atomic_try_cmpxchg(counter, &old, old + n));
 	return SOCKDUP_CHARGED;
 }
 
@@ -148,25 +150,27 @@ kuid_t sockdup_quota_owner(const struct cred *cred)
 }
 
 /*
- * Take a global slot.  Callers without CAP_SYS_RESOURCE in the initial
+ * Take @n global slots.  Callers without CAP_SYS_RESOURCE in the initial
  * user namespace stop reserve_total short of max_total; the capability is
  * looked at only when that point is reached.
  */
-static enum sockdup_charge sockdup_charge_global(unsigned int max_total)
+static enum sockdup_charge sockdup_charge_global(unsigned int n,
+						 unsigned int max_total)
 {
 	unsigned int reserve = min(READ_ONCE(sockdup_reserve_total), max_total);
 
-	if (sockdup_charge(&sockdup_pending, max_total - reserve) ==
+	if (sockdup_charge(&sockdup_pending, n, max_total - reserve) ==
 	    SOCKDUP_CHARGED)
 		return SOCKDUP_CHARGED;
 	if (!reserve || !ns_capable_noaudit(&init_user_ns, CAP_SYS_RESOURCE))
 		return SOCKDUP_AT_CAP;
-	return sockdup_charge(&sockdup_pending, max_total);
+	return sockdup_charge(&sockdup_pending, n, max_total);
 }
 
 /**
- * sockdup_quota_charge() - take a per-user and a global slot for a share
+ * sockdup_quota_charge() - take per-user and global slots for a share
  * @uid: the owner, from sockdup_quota_owner().
+ * @n: the number of sockets the share holds, one slot each.
  *
  * The atomic_try_cmpxchg() loops make the cap checks exact under any
  * concurrency: the counters never exceed the caps in force when charged.
@@ -174,10 +178,10 @@ static enum sockdup_charge sockdup_charge_global(unsigned int max_total)
  * Context: Process context; may sleep (allocates the first record of a
  * user), takes sockdup_users_lock only then.  Checks the current task's
  * capabilities near the global cap.
- * Return: 0; -EDQUOT at the per-user cap; -ENOSPC at the global cap (or
- * its reserve); -ENOMEM.
+ * Return: 0; -EDQUOT if @n slots would pass the per-user cap; -ENOSPC if
+ * they would pass the global cap (or its reserve); -ENOMEM.
  */
-int sockdup_quota_charge(kuid_t uid)
+int sockdup_quota_charge(kuid_t uid, unsigned int n)
 {
 	unsigned int max_user = READ_ONCE(sockdup_max_per_user);
 	unsigned int max_total = READ_ONCE(sockdup_max_total);
@@ -195,7 +199,7 @@ int sockdup_quota_charge(kuid_t uid)
 				return err;
 			continue;
 		}
-		res = sockdup_charge(&u->pending, max_user);
+		res = sockdup_charge(&u->pending, n, max_user);
 		rcu_read_unlock();
 		if (res != SOCKDUP_RETIRED)
 			break;
@@ -206,8 +210,8 @@ int sockdup_quota_charge(kuid_t uid)
 		this_cpu_inc(sockdup_counters->refused_user);
 		return -EDQUOT;
 	}
-	if (sockdup_charge_global(max_total) != SOCKDUP_CHARGED) {
-		atomic_dec(&u->pending);
+	if (sockdup_charge_global(n, max_total) != SOCKDUP_CHARGED) {
+		atomic_sub(n, &u->pending);
 		this_cpu_inc(sockdup_counters->refused_global);
 		return -ENOSPC;
 	}
@@ -217,30 +221,31 @@ int sockdup_quota_charge(kuid_t uid)
 /**
  * sockdup_quota_uncharge() - give back the slots of one share
  * @uid: the owner sockdup_quota_charge() charged.
+ * @n: the number of slots it took.
  *
  * The record is still there: the slot being given back keeps it from
  * being retired.
  *
  * Context: Any context; takes the RCU read lock, no other lock.
  */
-void sockdup_quota_uncharge(kuid_t uid)
+void sockdup_quota_uncharge(kuid_t uid, unsigned int n)
 {
 	struct sockdup_user *u;
 
 	rcu_read_lock();
 	u = sockdup_user_find(uid);
 	if (!WARN_ON_ONCE(!u))
-		atomic_dec(&u->pending);
+		atomic_sub(n, &u->pending);
 	rcu_read_unlock();
-	atomic_dec(&sockdup_pending);
+	atomic_sub(n, &sockdup_pending);
 }
 
 /**
- * sockdup_quota_user_pending() - pending shares charged to a user
+ * sockdup_quota_user_pending() - pending sockets charged to a user
  * @uid: the owner, from sockdup_quota_owner().
  *
  * Context: Any context; takes the RCU read lock.
- * Return: the number of pending shares of @uid.
+ * Return: the number of slots the pending shares of @uid take.
  */
 unsigned int sockdup_quota_user_pending(kuid_t uid)
 {

@@ -80,8 +80,13 @@ enum sockdup_reason {
  * @ttl_ms: the TTL the share was made with; @expires_ns less it is the
  *	time of the SHARE.
  * @target: thread-group &struct pid of the only process allowed to redeem.
- * @file: the pinned socket file; the reference is taken at SHARE time
- *	and dropped when the last reference to the entry goes.
+ * @file: the pinned socket file of a share of one socket; the reference
+ *	is taken at SHARE time and dropped when the last reference to the
+ *	entry goes.
+ * @batch: for a share of several sockets (a batch), the address of its
+ *	&struct sockdup_batch with %SOCKDUP_BATCH_TAG set, in place of
+ *	@file (a struct file is never at an odd address).  Read both through
+ *	sockdup_entry_nr_files() and sockdup_entry_file().
  * @expires_ns: ktime_get_ns() value at which the share expires.
  * @id: non-secret number naming the share in listings: a sequence number
  *	that is never reused, above the SOCKDUP_INDEX_BITS of the share's
@@ -123,7 +128,10 @@ struct sockdup_entry {
 	atomic_t state;
 	u32 ttl_ms;
 	struct pid *target;
-	struct file *file;
+	union {
+		struct file *file;
+		unsigned long batch;
+	};
 	u64 expires_ns;
 	u64 id;
 	struct pid *sharer;
@@ -137,6 +145,73 @@ struct sockdup_entry {
 	};
 };
 
+/**
+ * struct sockdup_batch - the sockets of a share of more than one
+ * @rcu: frees the batch a grace period after its entry's last reference
+ *	went (kvfree_rcu(): that may be under rcu_read_lock()).
+ * @nr: how many, 2 to %SOCKDUP_BATCH_MAX.
+ * @files: the pinned socket files, in the order they were shared, each
+ *	pinned as &sockdup_entry.file is.
+ *
+ * Lifetime: one kvmalloc() by SHARE, charged to the sharer's memory
+ * cgroup (at most 32 KiB of pointers); it belongs to the one entry that
+ * points to it, which drops its pins and frees it with its last reference.
+ * Only holders of a reference to the entry read it.
+ */
+struct sockdup_batch {
+	struct rcu_head rcu;
+	u32 nr;
+	struct file *files[];
+};
+
+/* In &sockdup_entry.batch: the entry holds a &struct sockdup_batch. */
+#define SOCKDUP_BATCH_TAG	1UL
+
+/**
+ * sockdup_entry_batch() - the batch of a share of several sockets
+ * @e: the entry, referenced by the caller.
+ *
+ * Context: Any context.
+ * Return: the batch, or NULL for a share of one socket (@e->file).
+ */
+static inline struct sockdup_batch *
+sockdup_entry_batch(const struct sockdup_entry *e)
+{
+	if (!(e->batch & SOCKDUP_BATCH_TAG))
+		return NULL;
+	return (struct sockdup_batch *)(e->batch & ~SOCKDUP_BATCH_TAG);
+}
+
+/**
+ * sockdup_entry_nr_files() - how many sockets a share holds
+ * @e: the entry, referenced by the caller.
+ *
+ * Context: Any context.
+ * Return: 1 to %SOCKDUP_BATCH_MAX.
+ */
+static inline unsigned int sockdup_entry_nr_files(const struct sockdup_entry *e)
+{
+	struct sockdup_batch *b = sockdup_entry_batch(e);
+
+	return b ? b->nr : 1;
+}
+
+/**
+ * sockdup_entry_file() - one of the sockets a share holds
+ * @e: the entry, referenced by the caller.
+ * @i: index, below sockdup_entry_nr_files().
+ *
+ * Context: Any context.
+ * Return: the @i-th pinned socket file, in the order they were shared.
+ */
+static inline struct file *sockdup_entry_file(const struct sockdup_entry *e,
+					      unsigned int i)
+{
+	struct sockdup_batch *b = sockdup_entry_batch(e);
+
+	return b ? b->files[i] : e->file;
+}
+
 /* Module parameters (main.c); read with READ_ONCE(), root may change them. */
 extern unsigned int sockdup_default_ttl_ms;
 extern unsigned int sockdup_max_ttl_ms;
@@ -147,8 +222,10 @@ extern unsigned int sockdup_sweep_ms;
 
 /**
  * struct sockdup_counters - per-cpu event counters reported by STATS
- * @shared: shares inserted into the table.
- * @released: shares released, indexed by &enum sockdup_reason.
+ * @shared: sockets of the shares inserted into the table (a batch of N
+ *	counts N, as it takes N quota slots).
+ * @released: sockets of the shares released, indexed by &enum
+ *	sockdup_reason.
  * @refused_user: SHAREs refused with EDQUOT.
  * @refused_global: SHAREs refused with ENOSPC.
  *
@@ -163,7 +240,7 @@ struct sockdup_counters {
 
 extern struct sockdup_counters __percpu *sockdup_counters;
 
-/* Pending shares, all users; charged before insertion (quota.c). */
+/* Pending sockets, all users; charged before insertion (quota.c). */
 extern atomic_t sockdup_pending;
 
 /* table.c */
@@ -203,8 +280,8 @@ int sockdup_table_walk(sockdup_visit_t visit, void *arg);
 
 /* quota.c */
 kuid_t sockdup_quota_owner(const struct cred *cred);
-int sockdup_quota_charge(kuid_t uid);
-void sockdup_quota_uncharge(kuid_t uid);
+int sockdup_quota_charge(kuid_t uid, unsigned int n);
+void sockdup_quota_uncharge(kuid_t uid, unsigned int n);
 unsigned int sockdup_quota_user_pending(kuid_t uid);
 void sockdup_quota_gc(void);
 void sockdup_quota_exit(void);

@@ -18,6 +18,7 @@
 #include <linux/net.h>
 #include <linux/pid.h>
 #include <linux/random.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/socket.h>
@@ -169,6 +170,24 @@ struct sockdup_entry *sockdup_entry_alloc(void)
 	return e;
 }
 
+/*
+ * Drop the pins of a share whose last reference went, and free its batch
+ * after a grace period (the caller may be in an RCU read-side section).
+ */
+static void sockdup_entry_put_files(struct sockdup_entry *e)
+{
+	struct sockdup_batch *b = sockdup_entry_batch(e);
+	unsigned int i;
+
+	if (!b) {
+		fput(e->file);
+		return;
+	}
+	for (i = 0; i < b->nr; i++)
+		fput(b->files[i]);
+	kvfree_rcu(b, rcu);
+}
+
 /**
  * sockdup_entry_free_unpublished() - free a share that never entered the
  *	table
@@ -256,7 +275,7 @@ void sockdup_entry_publish(struct sockdup_entry *e)
 	 * releases before the shares, must never see more releases than
 	 * shares.
 	 */
-	this_cpu_inc(sockdup_counters->shared);
+	this_cpu_add(sockdup_counters->shared, sockdup_entry_nr_files(e));
 	/*
 	 * Everything a lookup checks after taking its reference, and the
 	 * count, is written before the reference exists: pairs with the
@@ -341,7 +360,7 @@ static void sockdup_entry_free_rcu(struct rcu_head *head)
  * sockdup_entry_put() - drop a reference to a share
  * @e: the entry.
  *
- * The last reference drops the pin on the socket file and both pids, and
+ * The last reference drops the pins on the socket files and both pids, and
  * frees the memory: at once in a type-safe cache, after an RCU grace
  * period otherwise.  It can only go after the share was released (the
  * table's reference is the last one otherwise).
@@ -353,7 +372,7 @@ void sockdup_entry_put(struct sockdup_entry *e)
 {
 	if (!refcount_dec_and_test(&e->ref))
 		return;
-	fput(e->file);
+	sockdup_entry_put_files(e);
 	put_pid(e->target);
 	put_pid(e->sharer);
 	memzero_explicit(e->secret, sizeof(e->secret));
@@ -387,8 +406,9 @@ bool sockdup_entry_release(struct sockdup_entry *e, enum sockdup_state from,
 
 	/* Only the winner unlinks, so the slot still holds @e. */
 	sockdup_slot_free(sockdup_entry_index(e), e);
-	sockdup_quota_uncharge(e->charge_uid);
-	this_cpu_inc(sockdup_counters->released[why]);
+	sockdup_quota_uncharge(e->charge_uid, sockdup_entry_nr_files(e));
+	this_cpu_add(sockdup_counters->released[why],
+		     sockdup_entry_nr_files(e));
 	sockdup_entry_notify(e, why);
 	/* Waiters for a claim (only if @from was CLAIMED) recheck the state. */
 	if (from == SOCKDUP_CLAIMED)
@@ -488,7 +508,7 @@ static u32 sockdup_addr_copy(u8 *dst, sockdup_getname_t get,
  *
  * PIDs are given in the caller's pid namespace, the uid in the caller's
  * user namespace.  The addresses are what getsockname() and getpeername()
- * would report on the socket.
+ * would report on the socket (the first one of a batch).
  *
  * Context: Process context, no lock held: reading a socket's addresses
  * may take the socket lock.
@@ -496,14 +516,15 @@ static u32 sockdup_addr_copy(u8 *dst, sockdup_getname_t get,
 void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
 			     struct sockdup_share_info *info)
 {
-	struct socket *sock = sock_from_file(e->file);
+	struct file *file = sockdup_entry_file(e, 0);
+	struct socket *sock = sock_from_file(file);
 	struct sock *sk = sock ? READ_ONCE(sock->sk) : NULL;
 	u64 created;
 
 	might_sleep();
 	memset(info, 0, sizeof(*info));
 	info->id = e->id;
-	info->sock_ino = file_inode(e->file)->i_ino;
+	info->sock_ino = file_inode(file)->i_ino;
 	/* Unlocked reads: IPV6_ADDRFORM may change the family meanwhile. */
 	if (sk) {
 		info->family = READ_ONCE(sk->sk_family);
@@ -524,7 +545,7 @@ void sockdup_entry_fill_info(const struct sockdup_entry *e, u64 now,
 	/* Rounded up: 0 only once the share has expired. */
 	info->ttl_left_ms = now < e->expires_ns ?
 			    DIV_ROUND_UP_ULL(e->expires_ns - now, NSEC_PER_MSEC) : 0;
-	info->nr_fds = 1;
+	info->nr_fds = sockdup_entry_nr_files(e);
 }
 
 /**
