@@ -497,6 +497,44 @@ TEST_F(abi, list_larger_size_zero_trailing_works)
 	ASSERT_COOKIE_STILL_VALID();
 }
 
+/*
+ * A program built before batches passes the first versions of SHARE and
+ * REDEEM (no @fds, @nr_fds): they work as they always did, and the kernel
+ * writes nothing past the old end of the share structure.
+ */
+TEST_F(abi, share_and_redeem_first_version_sizes_work)
+{
+	struct sockdup_share *sh = bigbuf(SOCKDUP_SHARE_SIZE_VER0, 16);
+	struct sockdup_redeem *rd = bigbuf(SOCKDUP_REDEEM_SIZE_VER0, 16);
+	size_t i;
+	int fd;
+
+	ASSERT_NE(NULL, sh);
+	ASSERT_NE(NULL, rd);
+	sh->fd = self->sv[0];
+	sh->target_pid = getpid();
+	/* Past the old end: bytes the old program does not pass. */
+	memset((char *)sh + SOCKDUP_SHARE_SIZE_VER0, 0xa5, 16);
+	ASSERT_EQ(0, ioctl(self->dev, RESIZE(SOCKDUP_IOC_SHARE,
+					     SOCKDUP_SHARE_SIZE_VER0), sh))
+		TH_LOG("share: %s", strerror(errno));
+	for (i = SOCKDUP_SHARE_SIZE_VER0; i < SOCKDUP_SHARE_SIZE_VER0 + 16; i++)
+		ASSERT_EQ(0xa5, ((unsigned char *)sh)[i]) TH_LOG("byte %zu", i);
+	EXPECT_EQ(self->pending + 1, sd_pending(self->dev));
+
+	memcpy(rd->cookie, sh->cookie, sizeof(rd->cookie));
+	memset((char *)rd + SOCKDUP_REDEEM_SIZE_VER0, 0xa5, 16);
+	fd = ioctl(self->dev, RESIZE(SOCKDUP_IOC_REDEEM,
+				     SOCKDUP_REDEEM_SIZE_VER0), rd);
+	ASSERT_LE(0, fd) TH_LOG("redeem: %s", strerror(errno));
+	EXPECT_EQ(0, sd_kcmp_file(getpid(), fd, getpid(), self->sv[0]));
+	EXPECT_EQ(self->pending, sd_pending(self->dev));
+	close(fd);
+	free(sh);
+	free(rd);
+	ASSERT_COOKIE_STILL_VALID();
+}
+
 /* A size below the first version's is not a version we know. */
 TEST_F(abi, smaller_size_refused)
 {
@@ -506,12 +544,14 @@ TEST_F(abi, smaller_size_refused)
 	struct sockdup_redeem rd = { 0 };
 
 	EXPECT_EQ(-1, ioctl(self->dev, RESIZE(SOCKDUP_IOC_SHARE,
-					      sizeof(sh) - 8), &sh));
+					      SOCKDUP_SHARE_SIZE_VER0 - 8),
+			    &sh));
 	EXPECT_TRUE(errno == EINVAL || errno == ENOTTY)
 		TH_LOG("share: %s", strerror(errno));
 	memcpy(rd.cookie, self->c.b, sizeof(rd.cookie));
 	EXPECT_EQ(-1, ioctl(self->dev, RESIZE(SOCKDUP_IOC_REDEEM,
-					      sizeof(rd) - 8), &rd));
+					      SOCKDUP_REDEEM_SIZE_VER0 - 8),
+			    &rd));
 	EXPECT_TRUE(errno == EINVAL || errno == ENOTTY)
 		TH_LOG("redeem: %s", strerror(errno));
 	ASSERT_COOKIE_STILL_VALID();

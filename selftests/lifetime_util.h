@@ -46,8 +46,8 @@
 
 #include "sockdup_skip.h"
 
-_Static_assert(sizeof(struct sockdup_share) == 40, "sockdup_share size");
-_Static_assert(sizeof(struct sockdup_redeem) == 24, "sockdup_redeem size");
+_Static_assert(sizeof(struct sockdup_share) == 56, "sockdup_share size");
+_Static_assert(sizeof(struct sockdup_redeem) == 40, "sockdup_redeem size");
 _Static_assert(sizeof(struct sockdup_revoke) == 32, "sockdup_revoke size");
 _Static_assert(sizeof(struct sockdup_share_info) == 328, "share_info size");
 _Static_assert(sizeof(struct sockdup_query) == 352, "sockdup_query size");

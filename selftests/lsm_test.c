@@ -17,6 +17,10 @@
  * another thread of the target (not refused) or the same thread after the
  * program is detached redeems the same cookie.
  *
+ * A batch REDEEM refused for one of its sockets (a program that counts
+ * the receives and refuses the first, a middle or the last one) installs
+ * none of them, and the cookie stays valid.
+ *
  * SKIPs when the kernel has no BPF LSM or no BTF for it.
  */
 #define _GNU_SOURCE
@@ -145,6 +149,53 @@ static long sys_bpf(int cmd, union bpf_attr *attr)
 }
 
 /*
+ * Load @insns as a file_receive program and attach it.  Returns the link
+ * fd (close it to detach) or -1; @log gets the verifier's complaint.
+ */
+static int attach_prog(const struct bpf_insn *insns, unsigned int cnt,
+		       char *log, size_t loglen)
+{
+	union bpf_attr attr;
+	int btf_id, prog, link, err;
+
+	btf_id = btf_func_id(HOOK);
+	if (btf_id < 0) {
+		snprintf(log, loglen, "no BTF id for %s: %s", HOOK,
+			 strerror(errno));
+		return -1;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_LSM;
+	attr.expected_attach_type = BPF_LSM_MAC;
+	attr.attach_btf_id = btf_id;
+	attr.insns = (__u64)(uintptr_t)insns;
+	attr.insn_cnt = cnt;
+	attr.license = (__u64)(uintptr_t)"GPL";
+	attr.log_buf = (__u64)(uintptr_t)log;
+	attr.log_size = loglen;
+	attr.log_level = 1;
+	log[0] = 0;
+	prog = sys_bpf(BPF_PROG_LOAD, &attr);
+	if (prog < 0) {
+		err = errno;
+		if (!log[0])
+			snprintf(log, loglen, "BPF_PROG_LOAD: %s",
+				 strerror(err));
+		errno = err;
+		return -1;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.raw_tracepoint.prog_fd = prog;
+	link = sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &attr);
+	err = errno;
+	close(prog);
+	if (link < 0)
+		snprintf(log, loglen, "attach: %s", strerror(err));
+	errno = err;
+	return link;
+}
+
+/*
  * Load and attach the file_receive program: refuse with -LSM_ERRNO when
  * the current thread id (@whole_process: thread-group id) is @id.
  * Returns the link fd (close it to detach) or -1; @log gets the verifier's
@@ -174,44 +225,90 @@ static int attach_refuser(pid_t id, bool whole_process, char *log,
 		  .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	union bpf_attr attr;
-	int btf_id, prog, link, err;
 
-	btf_id = btf_func_id(HOOK);
-	if (btf_id < 0) {
-		snprintf(log, loglen, "no BTF id for %s: %s", HOOK,
-			 strerror(errno));
-		return -1;
-	}
+	return attach_prog(insns, ARRAY_SIZE(insns), log, loglen);
+}
+
+/*
+ * Load and attach a file_receive program that counts the receives of
+ * thread @tid in the one slot of the array map @map and refuses with
+ * -LSM_ERRNO the @nth one only.  Returns the link fd or -1.
+ */
+static int attach_nth_refuser(pid_t tid, int nth, int map, char *log,
+			      size_t loglen)
+{
+	struct bpf_insn insns[] = {
+		/* r0 = tid */
+		{ .code = BPF_JMP | BPF_CALL,
+		  .imm = BPF_FUNC_get_current_pid_tgid },
+		{ .code = BPF_ALU | BPF_MOV | BPF_X,
+		  .dst_reg = BPF_REG_0, .src_reg = BPF_REG_0 },
+		/* if r0 != tid goto allow */
+		{ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = BPF_REG_0,
+		  .off = 13, .imm = tid },
+		/* key = 0 at fp - 4; r0 = bpf_map_lookup_elem(map, &key) */
+		{ .code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = BPF_REG_10,
+		  .off = -4, .imm = 0 },
+		{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_1,
+		  .src_reg = BPF_PSEUDO_MAP_FD, .imm = map },
+		{ 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_2,
+		  .src_reg = BPF_REG_10 },
+		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_2,
+		  .imm = -4 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_map_lookup_elem },
+		/* if r0 == NULL goto allow */
+		{ .code = BPF_JMP | BPF_JEQ | BPF_K, .dst_reg = BPF_REG_0,
+		  .off = 6, .imm = 0 },
+		/* (*r0)++ atomically; r1 = *r0 */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_1,
+		  .imm = 1 },
+		{ .code = BPF_STX | BPF_ATOMIC | BPF_DW, .dst_reg = BPF_REG_0,
+		  .src_reg = BPF_REG_1, .imm = BPF_ADD },
+		{ .code = BPF_LDX | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_1,
+		  .src_reg = BPF_REG_0 },
+		/* if r1 != nth goto allow */
+		{ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = BPF_REG_1,
+		  .off = 2, .imm = nth },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = -LSM_ERRNO },
+		{ .code = BPF_JMP | BPF_EXIT },
+		/* allow: */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	return attach_prog(insns, ARRAY_SIZE(insns), log, loglen);
+}
+
+/* An array map of one __u64, the counter of attach_nth_refuser(). */
+static int counter_map(void)
+{
+	union bpf_attr attr;
+
 	memset(&attr, 0, sizeof(attr));
-	attr.prog_type = BPF_PROG_TYPE_LSM;
-	attr.expected_attach_type = BPF_LSM_MAC;
-	attr.attach_btf_id = btf_id;
-	attr.insns = (__u64)(uintptr_t)insns;
-	attr.insn_cnt = ARRAY_SIZE(insns);
-	attr.license = (__u64)(uintptr_t)"GPL";
-	attr.log_buf = (__u64)(uintptr_t)log;
-	attr.log_size = loglen;
-	attr.log_level = 1;
-	log[0] = 0;
-	prog = sys_bpf(BPF_PROG_LOAD, &attr);
-	if (prog < 0) {
-		err = errno;
-		if (!log[0])
-			snprintf(log, loglen, "BPF_PROG_LOAD: %s",
-				 strerror(err));
-		errno = err;
-		return -1;
-	}
+	attr.map_type = BPF_MAP_TYPE_ARRAY;
+	attr.key_size = sizeof(__u32);
+	attr.value_size = sizeof(__u64);
+	attr.max_entries = 1;
+	return sys_bpf(BPF_MAP_CREATE, &attr);
+}
+
+/* The counter's value, or -1. */
+static long long counter_read(int map)
+{
+	__u32 key = 0;
+	__u64 val = 0;
+	union bpf_attr attr;
+
 	memset(&attr, 0, sizeof(attr));
-	attr.raw_tracepoint.prog_fd = prog;
-	link = sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &attr);
-	err = errno;
-	close(prog);
-	if (link < 0)
-		snprintf(log, loglen, "attach: %s", strerror(err));
-	errno = err;
-	return link;
+	attr.map_fd = map;
+	attr.key = (__u64)(uintptr_t)&key;
+	attr.value = (__u64)(uintptr_t)&val;
+	if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &attr))
+		return -1;
+	return val;
 }
 
 /* Send @fd over @a, receive on @b: returns 0 if a descriptor arrived. */
@@ -391,6 +488,75 @@ TEST_F(lsm, refused_process_then_redeems_when_allowed)
 				strerror(errno));
 	EXPECT_EQ(0, sd_kcmp_file(getpid(), fd, getpid(), self->sv[0]));
 	close(fd);
+}
+
+#define NBATCH	16
+
+/*
+ * A batch of NBATCH sockets, and the LSM refusing the first, a middle or
+ * the last of them: REDEEM fails with the LSM's errno and leaves no
+ * descriptor behind, although the hook ran (and so the sockets before the
+ * refused one were installed) exactly up to the refused one; the cookie
+ * then redeems the whole batch, in order.
+ */
+TEST_F(lsm, batch_one_refused_installs_none)
+{
+	static const int nth[] = { 1, NBATCH / 2, NBATCH };
+	int a[NBATCH], b[NBATCH], got[NBATCH];
+	struct sd_cookie c;
+	unsigned int k;
+	int i, map, before, ret;
+
+	for (i = 0; i < NBATCH; i++) {
+		int sv[2];
+
+		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+					sv));
+		a[i] = sv[0];
+		b[i] = sv[1];
+	}
+	ASSERT_EQ(0, sd_share_batch(self->dev, a, NBATCH, getpid(), 0, &c));
+	for (k = 0; k < ARRAY_SIZE(nth); k++) {
+		char log[4096];
+
+		map = counter_map();
+		if (map < 0 && (errno == EPERM || errno == ENOSYS))
+			SKIP(return, "no BPF maps here: %s", strerror(errno));
+		ASSERT_LE(0, map) TH_LOG("BPF_MAP_CREATE: %s", strerror(errno));
+		self->link = attach_nth_refuser(sd_gettid(), nth[k], map, log,
+						sizeof(log));
+		if (self->link < 0 && (errno == ENOENT || errno == EINVAL ||
+				       errno == EOPNOTSUPP || errno == ENOSYS ||
+				       errno == EPROTO))
+			SKIP(return, "no BPF LSM here: %.200s", log);
+		ASSERT_LE(0, self->link) TH_LOG("%s", log);
+
+		memset(got, 0xff, sizeof(got));
+		before = sd_count_fds();
+		ret = sd_redeem_batch(self->dev, &c, 0, got, NBATCH);
+		EXPECT_EQ(-1, ret);
+		EXPECT_EQ(LSM_ERRNO, errno) TH_LOG("socket %d refused: %s",
+						   nth[k], strerror(errno));
+		EXPECT_EQ(before, sd_count_fds()) TH_LOG("socket %d refused",
+							 nth[k]);
+		EXPECT_EQ(-1, got[0]);
+		EXPECT_EQ(nth[k], counter_read(map));
+		close(self->link);
+		self->link = -1;
+		close(map);
+		if (ret > 0)
+			for (i = 0; i < ret; i++)
+				close(got[i]);
+	}
+	ASSERT_EQ(NBATCH, sd_redeem_batch(self->dev, &c, 0, got, NBATCH))
+		TH_LOG("cookie lost after the LSM refusals: %s",
+		       strerror(errno));
+	for (i = 0; i < NBATCH; i++) {
+		EXPECT_EQ(0, sd_kcmp_file(getpid(), got[i], getpid(), a[i]));
+		close(got[i]);
+		close(a[i]);
+		close(b[i]);
+	}
 }
 
 TEST_HARNESS_MAIN

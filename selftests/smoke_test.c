@@ -22,13 +22,15 @@
 #include "sd_time.h"
 
 /* The ABI is fixed: these sizes may only grow, never change. */
-_Static_assert(sizeof(struct sockdup_share) == 40, "struct sockdup_share");
-_Static_assert(sizeof(struct sockdup_redeem) == 24, "struct sockdup_redeem");
+_Static_assert(sizeof(struct sockdup_share) == 56, "struct sockdup_share");
+_Static_assert(sizeof(struct sockdup_redeem) == 40, "struct sockdup_redeem");
 _Static_assert(sizeof(struct sockdup_revoke) == 32, "struct sockdup_revoke");
 _Static_assert(sizeof(struct sockdup_share_info) == 328,
 	       "struct sockdup_share_info");
 _Static_assert(sizeof(struct sockdup_query) == 352, "struct sockdup_query");
 /* The first versions, still accepted. */
+_Static_assert(SOCKDUP_SHARE_SIZE_VER0 == 40, "sockdup_share version 0");
+_Static_assert(SOCKDUP_REDEEM_SIZE_VER0 == 24, "sockdup_redeem version 0");
 _Static_assert(SOCKDUP_REVOKE_SIZE_VER0 == 24, "sockdup_revoke version 0");
 _Static_assert(SOCKDUP_SHARE_INFO_SIZE_VER0 == 64,
 	       "sockdup_share_info version 0");
@@ -76,8 +78,8 @@ TEST(device_opens)
  */
 TEST(abi_sizes)
 {
-	EXPECT_EQ(40, sizeof(struct sockdup_share));
-	EXPECT_EQ(24, sizeof(struct sockdup_redeem));
+	EXPECT_EQ(56, sizeof(struct sockdup_share));
+	EXPECT_EQ(40, sizeof(struct sockdup_redeem));
 	EXPECT_EQ(32, sizeof(struct sockdup_revoke));
 	EXPECT_EQ(328, sizeof(struct sockdup_share_info));
 	EXPECT_EQ(352, sizeof(struct sockdup_query));
@@ -86,6 +88,10 @@ TEST(abi_sizes)
 
 	EXPECT_EQ(16, offsetof(struct sockdup_share, cookie));
 	EXPECT_EQ(32, offsetof(struct sockdup_share, id));
+	EXPECT_EQ(SOCKDUP_SHARE_SIZE_VER0, offsetof(struct sockdup_share, fds));
+	EXPECT_EQ(48, offsetof(struct sockdup_share, nr_fds));
+	EXPECT_EQ(SOCKDUP_REDEEM_SIZE_VER0, offsetof(struct sockdup_redeem, fds));
+	EXPECT_EQ(32, offsetof(struct sockdup_redeem, nr_fds));
 	EXPECT_EQ(24, offsetof(struct sockdup_query, info));
 	EXPECT_EQ(56, offsetof(struct sockdup_share_info, nr_fds));
 	EXPECT_EQ(24, offsetof(struct sockdup_revoke, id));

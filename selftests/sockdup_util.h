@@ -64,8 +64,8 @@
 #include "sockdup_skip.h"
 
 /* The ABI is fixed: pin every size (the module pins them with BUILD_BUG_ON). */
-_Static_assert(sizeof(struct sockdup_share) == 40, "sockdup_share size");
-_Static_assert(sizeof(struct sockdup_redeem) == 24, "sockdup_redeem size");
+_Static_assert(sizeof(struct sockdup_share) == 56, "sockdup_share size");
+_Static_assert(sizeof(struct sockdup_redeem) == 40, "sockdup_redeem size");
 _Static_assert(sizeof(struct sockdup_revoke) == 32, "sockdup_revoke size");
 _Static_assert(sizeof(struct sockdup_share_info) == 328, "share_info size");
 _Static_assert(sizeof(struct sockdup_query) == 352, "sockdup_query size");
@@ -213,6 +213,45 @@ static inline int sd_redeem(int dev, const struct sd_cookie *cookie,
 			    __u32 flags)
 {
 	struct sockdup_redeem rd = { .flags = flags };
+
+	memcpy(rd.cookie, cookie->b, sizeof(rd.cookie));
+	return ioctl(dev, SOCKDUP_IOC_REDEEM, &rd);
+}
+
+/**
+ * sd_share_batch() - SOCKDUP_IOC_SHARE of the @n sockets @fds under one
+ *	cookie for @target with @ttl_ms
+ * @cookie: out (may be NULL): the cookie, written only on success
+ *
+ * Return: 0, or -1 and errno.
+ */
+static inline int sd_share_batch(int dev, const int *fds, unsigned int n,
+				 pid_t target, __u32 ttl_ms,
+				 struct sd_cookie *cookie)
+{
+	struct sockdup_share sh = {
+		.fd = -1, .target_pid = target, .ttl_ms = ttl_ms,
+		.fds = (__u64)(uintptr_t)fds, .nr_fds = n,
+	};
+	int ret = ioctl(dev, SOCKDUP_IOC_SHARE, &sh);
+
+	if (ret == 0 && cookie)
+		memcpy(cookie->b, sh.cookie, sizeof(cookie->b));
+	return ret;
+}
+
+/**
+ * sd_redeem_batch() - SOCKDUP_IOC_REDEEM of @cookie in the batch form,
+ *	into @fds with room for @room descriptors
+ *
+ * Return: the number of descriptors written to @fds, or -1 and errno.
+ */
+static inline int sd_redeem_batch(int dev, const struct sd_cookie *cookie,
+				  __u32 flags, int *fds, unsigned int room)
+{
+	struct sockdup_redeem rd = {
+		.flags = flags, .fds = (__u64)(uintptr_t)fds, .nr_fds = room,
+	};
 
 	memcpy(rd.cookie, cookie->b, sizeof(rd.cookie));
 	return ioctl(dev, SOCKDUP_IOC_REDEEM, &rd);
