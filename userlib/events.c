@@ -42,6 +42,16 @@ int sockdup_share_on(int evfd, int fd, pid_t pid, unsigned int ttl_ms,
 	return __sockdup_share(evfd, fd, pid, ttl_ms, cookie, id);
 }
 
+int sockdup_share_batch_on(int evfd, const int *fds, unsigned int nfds,
+			   pid_t pid, unsigned int ttl_ms,
+			   struct sockdup_cookie *cookie,
+			   unsigned long long *id)
+{
+	if (evfd < 0)
+		return -EBADF;
+	return __sockdup_share_batch(evfd, fds, nfds, pid, ttl_ms, cookie, id);
+}
+
 int sockdup_events_read(int evfd, struct sockdup_event *events,
 			unsigned int max)
 {

@@ -20,4 +20,9 @@ struct sockdup_cookie;
 int __sockdup_share(int dev, int fd, pid_t pid, unsigned int ttl_ms,
 		    struct sockdup_cookie *cookie, unsigned long long *id);
 
+/* The same for the @nfds sockets @fds, under one cookie (a batch). */
+int __sockdup_share_batch(int dev, const int *fds, unsigned int nfds,
+			  pid_t pid, unsigned int ttl_ms,
+			  struct sockdup_cookie *cookie, unsigned long long *id);
+
 #endif

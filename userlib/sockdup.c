@@ -14,6 +14,30 @@
 #include "include/sockdup.h"
 #include "internal.h"
 
+/* SHARE @arg through @dev (or the cached descriptor when @dev is -1). */
+static int share_arg(int dev, struct sockdup_share *arg,
+		     struct sockdup_cookie *cookie, unsigned long long *id)
+{
+	int ret;
+
+	if (!cookie)
+		return -EINVAL;
+	/* the kernel's answer: no process has such an id */
+	if (arg->target_pid <= 0)
+		return -ESRCH;
+
+	if (dev < 0)
+		ret = __sockdup_ioctl(SOCKDUP_IOC_SHARE, arg);
+	else if (!(ret = __sockdup_check_device(dev)))
+		ret = ioctl(dev, SOCKDUP_IOC_SHARE, arg) < 0 ? -errno : 0;
+	if (ret < 0)
+		return ret;
+	memcpy(cookie->bytes, arg->cookie, sizeof(cookie->bytes));
+	if (id)
+		*id = arg->id;
+	return 0;
+}
+
 int __sockdup_share(int dev, int fd, pid_t pid, unsigned int ttl_ms,
 		    struct sockdup_cookie *cookie, unsigned long long *id)
 {
@@ -22,32 +46,56 @@ int __sockdup_share(int dev, int fd, pid_t pid, unsigned int ttl_ms,
 		.target_pid = pid,
 		.ttl_ms = ttl_ms,
 	};
-	int ret;
 
-	if (!cookie)
-		return -EINVAL;
 	if (fd < 0)
-		return -EBADF;
-	/* the kernel's answer: no process has such an id */
-	if (pid <= 0)
-		return -ESRCH;
+		return cookie ? -EBADF : -EINVAL;
+	return share_arg(dev, &arg, cookie, id);
+}
 
-	if (dev < 0)
-		ret = __sockdup_ioctl(SOCKDUP_IOC_SHARE, &arg);
-	else if (!(ret = __sockdup_check_device(dev)))
-		ret = ioctl(dev, SOCKDUP_IOC_SHARE, &arg) < 0 ? -errno : 0;
-	if (ret < 0)
-		return ret;
-	memcpy(cookie->bytes, arg.cookie, sizeof(cookie->bytes));
-	if (id)
-		*id = arg.id;
-	return 0;
+int __sockdup_share_batch(int dev, const int *fds, unsigned int nfds,
+			  pid_t pid, unsigned int ttl_ms,
+			  struct sockdup_cookie *cookie, unsigned long long *id)
+{
+	struct sockdup_share arg = {
+		.fd = -1,
+		.target_pid = pid,
+		.ttl_ms = ttl_ms,
+		.fds = (uintptr_t)fds,
+		.nr_fds = nfds,
+	};
+
+	if (!fds || !nfds || nfds > SOCKDUP_BATCH_MAX)
+		return -EINVAL;
+	return share_arg(dev, &arg, cookie, id);
 }
 
 int sockdup_share(int fd, pid_t pid, unsigned int ttl_ms,
 		  struct sockdup_cookie *cookie)
 {
 	return __sockdup_share(-1, fd, pid, ttl_ms, cookie, NULL);
+}
+
+int sockdup_share_batch(const int *fds, unsigned int nfds, pid_t pid,
+			unsigned int ttl_ms, struct sockdup_cookie *cookie)
+{
+	return __sockdup_share_batch(-1, fds, nfds, pid, ttl_ms, cookie, NULL);
+}
+
+int sockdup_redeem_batch(const struct sockdup_cookie *cookie,
+			 unsigned int flags, int *fds, unsigned int room)
+{
+	struct sockdup_redeem arg = {
+		.fds = (uintptr_t)fds,
+		.nr_fds = room,
+	};
+
+	if (!cookie || !fds || !room || (flags & ~SOCKDUP_KEEP_ON_EXEC))
+		return -EINVAL;
+
+	if (!(flags & SOCKDUP_KEEP_ON_EXEC))
+		arg.flags = SOCKDUP_REDEEM_CLOEXEC;
+	memcpy(arg.cookie, cookie->bytes, sizeof(arg.cookie));
+	return __sockdup_ioctl(SOCKDUP_IOC_REDEEM, &arg);
 }
 
 int sockdup_redeem(const struct sockdup_cookie *cookie, unsigned int flags)

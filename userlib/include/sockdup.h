@@ -52,6 +52,18 @@ int sockdup_share(int fd, pid_t pid, unsigned int ttl_ms,
 int sockdup_share_pidfd(int fd, int pidfd, unsigned int ttl_ms,
 			struct sockdup_cookie *cookie);
 int sockdup_redeem(const struct sockdup_cookie *cookie, unsigned int flags);
+
+/*
+ * Batches: up to SOCKDUP_BATCH_MAX sockets under one cookie, redeemed all
+ * or none, in the order they were shared.  sockdup_redeem_batch() returns
+ * how many descriptors it wrote to @fds; -EMSGSIZE when the share holds
+ * more than @room (sockdup_query() tells how many: info.nr_fds).  A share
+ * of one socket can be redeemed with either function.
+ */
+int sockdup_share_batch(const int *fds, unsigned int nfds, pid_t pid,
+			unsigned int ttl_ms, struct sockdup_cookie *cookie);
+int sockdup_redeem_batch(const struct sockdup_cookie *cookie,
+			 unsigned int flags, int *fds, unsigned int room);
 int sockdup_revoke(const struct sockdup_cookie *cookie);
 int sockdup_query(const struct sockdup_cookie *cookie,
 		  struct sockdup_share_info *info);
@@ -78,6 +90,10 @@ int sockdup_events_open(unsigned int flags);
 int sockdup_share_on(int evfd, int fd, pid_t pid, unsigned int ttl_ms,
 		     struct sockdup_cookie *cookie, unsigned long long *id);
 int sockdup_share_pidfd_on(int evfd, int fd, int pidfd, unsigned int ttl_ms,
+			   struct sockdup_cookie *cookie,
+			   unsigned long long *id);
+int sockdup_share_batch_on(int evfd, const int *fds, unsigned int nfds,
+			   pid_t pid, unsigned int ttl_ms,
 			   struct sockdup_cookie *cookie,
 			   unsigned long long *id);
 int sockdup_events_read(int evfd, struct sockdup_event *events,
