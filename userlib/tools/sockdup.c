@@ -3,7 +3,7 @@
  * sockdup(1): hand sockets around with /dev/sockdup from the shell.
  *
  *   sockdup exec [--env STYLE] [--name NAME]... TOKEN... -- PROGRAM [ARG]...
- *   sockdup share [--ttl MS] [--wait] FD PID
+ *   sockdup share [--ttl MS] [--wait] FD... PID
  *   sockdup query TOKEN | --id ID
  *   sockdup revoke TOKEN | --id ID
  *   sockdup list
@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -53,7 +54,8 @@ enum {
 	EXIT_NOTFOUND = 127,	/* PROGRAM not found */
 };
 
-#define MAX_FDS		64
+#define MAX_TOKENS	64
+#define MAX_FDS		SOCKDUP_BATCH_MAX
 #define DEFAULT_NAME	"sockdup"
 
 static const char *cmd = "sockdup";
@@ -70,7 +72,8 @@ static const struct command *command_of(const char *name);
 
 static const char exec_help[] =
 "Redeem TOKEN(s) and execute PROGRAM with the sockets at fd 3, 4, ... and\n"
-"LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES set (systemd socket activation).\n"
+"LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES set (systemd socket activation);\n"
+"the token of a batch gives all its sockets, in order.\n"
 "The shares must name this process as their target (exec keeps the pid:\n"
 "'exec sockdup exec ...' from the target shell).  A TOKEN of '-' reads\n"
 "whitespace-separated tokens from one line of standard input.  --name gives\n"
@@ -80,7 +83,8 @@ static const char exec_help[] =
 "(NGINX=\"3;4;\"), none (e.g. HAProxy's \"bind fd@3\"); the variables of the\n"
 "other styles are removed.\n";
 static const char share_help[] =
-"Share inherited socket FD with process PID and print the token; --ttl MS\n"
+"Share inherited socket FD with process PID and print the token; several\n"
+"FDs share under one token, redeemed all or none (a batch).  --ttl MS\n"
 "sets its lifetime (default: the module's default_ttl_ms, at most its\n"
 "max_ttl_ms).  The share outlives this command.  --wait: then wait until the\n"
 "share ends; exit 0 once PID redeemed it, 10 if it expired, 11 if it was\n"
@@ -364,22 +368,72 @@ static int read_stdin_tokens(const char **tokens, int *nr)
 	}
 	for (t = strtok_r(line, " \t\r\n", &save); t;
 	     t = strtok_r(NULL, " \t\r\n", &save)) {
-		if (*nr == MAX_FDS)
-			return fail(EXIT_USAGE, "more than %d tokens", MAX_FDS);
+		if (*nr == MAX_TOKENS)
+			return fail(EXIT_USAGE, "more than %d tokens", MAX_TOKENS);
 		tokens[(*nr)++] = t;
 	}
 	return 0;
 }
 
+/*
+ * Make room for @need descriptors: raise the soft RLIMIT_NOFILE up to the
+ * hard one if it is lower (a batch of 1024 sockets, parked above the
+ * range it will occupy, needs twice that).
+ */
+static void nofile_room(int need)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= (rlim_t)need)
+		return;
+	rl.rlim_cur = rl.rlim_max < (rlim_t)need ? rl.rlim_max : (rlim_t)need;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/*
+ * Redeem the token @i (@cookie) into @fds, which has room for @room; the
+ * number of sockets or an exit code (after a message), negated.
+ */
+static int redeem_one(const char *token, int i, struct sockdup_cookie *cookie,
+		      int *fds, int room, int done)
+{
+	struct sockdup_share_info info;
+	char what[64];
+	int n;
+
+	n = sockdup_redeem_batch(cookie, 0, fds, room);
+	if (n >= 0)
+		return n;
+	snprintf(what, sizeof(what), "token %d (%s)", i + 1, token);
+	/* the sharer may ask whom it named */
+	if (n == -EPERM && !sockdup_query(cookie, &info) && info.target_pid > 0)
+		fprintf(stderr, "sockdup: exec: this process shared it; its target is pid %d\n",
+			info.target_pid);
+	if (i)
+		fprintf(stderr, "sockdup: exec: the %d token(s) before it were redeemed (%d sockets) and are now closed\n",
+			i, done);
+	if (n == -EMSGSIZE)
+		return -fail(EXIT_LIMIT, "%s: more sockets than the %d exec can still pass (at most %d in all)",
+			     what, room, MAX_FDS);
+	return -lib_error(n, what);
+}
+
 static int cmd_exec(int argc, char **argv)
 {
-	const char *tokens[MAX_FDS], *names[MAX_FDS], *style = "systemd";
-	struct sockdup_cookie cookies[MAX_FDS];
-	int nr_tokens = 0, nr_names = 0, fds[MAX_FDS];
-	char buf[32], fdnames[MAX_FDS * 256 + 1] = "", nginx[MAX_FDS * 4 + 1] = "";
+	const char *tokens[MAX_TOKENS], **names, *style = "systemd";
+	struct sockdup_cookie cookies[MAX_TOKENS];
+	int nr_tokens = 0, nr_names = 0, total = 0, *fds;
+	char buf[32], *fdnames, *nginx;
 	char **prog = NULL;
 	int i, ret;
 
+	names = malloc(MAX_FDS * sizeof(*names));
+	fds = malloc(MAX_FDS * sizeof(*fds));
+	fdnames = malloc(MAX_FDS * 256 + 1);
+	nginx = malloc(MAX_FDS * 8 + 1);
+	if (!names || !fds || !fdnames || !nginx)
+		return fail(EXIT_FAIL, "out of memory");
+	fdnames[0] = nginx[0] = 0;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -410,8 +464,8 @@ static int cmd_exec(int argc, char **argv)
 		} else if (a[0] == '-') {
 			return usage_error("unknown option '%s'", a);
 		} else {
-			if (nr_tokens == MAX_FDS)
-				return usage_error("more than %d tokens", MAX_FDS);
+			if (nr_tokens == MAX_TOKENS)
+				return usage_error("more than %d tokens", MAX_TOKENS);
 			tokens[nr_tokens++] = a;
 		}
 	}
@@ -419,8 +473,6 @@ static int cmd_exec(int argc, char **argv)
 		return usage_error("missing '-- PROGRAM'");
 	if (!nr_tokens)
 		return usage_error("no TOKEN given");
-	if (nr_names > nr_tokens)
-		return usage_error("more --name options than tokens");
 
 	/* check every token, and the program, before consuming any token */
 	for (i = 0; i < nr_tokens; i++) {
@@ -434,33 +486,52 @@ static int cmd_exec(int argc, char **argv)
 			    "cannot execute '%s': %s (no token was redeemed)",
 			    prog[0], strerror(ret));
 
+	/*
+	 * A token holds one socket, or a batch: count them (the target may
+	 * query its shares) so that nothing is redeemed when a token is
+	 * spent or the names do not fit.
+	 */
 	cur_op = OP_REDEEM;
 	for (i = 0; i < nr_tokens; i++) {
-		int fd = sockdup_redeem(&cookies[i], 0);
+		struct sockdup_share_info info;
 		char what[64];
 
-		if (fd < 0) {
-			struct sockdup_share_info info;
-
+		ret = sockdup_query(&cookies[i], &info);
+		if (ret < 0) {
 			snprintf(what, sizeof(what), "token %d (%s)", i + 1,
 				 tokens[i]);
-			/* the sharer may ask whom it named */
-			if (fd == -EPERM && !sockdup_query(&cookies[i], &info) &&
-			    info.target_pid > 0)
-				fprintf(stderr, "sockdup: exec: this process shared it; its target is pid %d\n",
-					info.target_pid);
-			if (i)
-				fprintf(stderr, "sockdup: exec: the %d token(s) before it were redeemed and are now closed\n",
-					i);
-			return lib_error(fd, what);
+			return lib_error(ret, what);
 		}
-		/* park above the target range so no dup2() below clobbers it */
-		fds[i] = fcntl(fd, F_DUPFD_CLOEXEC, 3 + nr_tokens);
-		if (fds[i] < 0)
-			return fail(EXIT_LIMIT, "fcntl: %s", strerror(errno));
-		close(fd);
+		total += info.nr_fds;
 	}
+	if (total > MAX_FDS)
+		return fail(EXIT_LIMIT, "the tokens hold %d sockets; exec passes at most %d (no token was redeemed)",
+			    total, MAX_FDS);
+	if (nr_names > total)
+		return usage_error("%d --name options for %d sockets", nr_names,
+				   total);
+
+	total = 0;
 	for (i = 0; i < nr_tokens; i++) {
+		ret = redeem_one(tokens[i], i, &cookies[i], fds + total,
+				 MAX_FDS - total, total);
+		if (ret < 0)
+			return -ret;
+		total += ret;
+	}
+
+	/* park above the target range so no dup2() below clobbers one */
+	nofile_room(3 + 2 * total + 8);
+	for (i = 0; i < total; i++) {
+		int fd = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + total);
+
+		if (fd < 0)
+			return fail(EXIT_LIMIT, "fcntl: %s (%d sockets need %d descriptors; raise the limit with ulimit -n)",
+				    strerror(errno), total, 3 + 2 * total);
+		close(fds[i]);
+		fds[i] = fd;
+	}
+	for (i = 0; i < total; i++) {
 		/* dup2() leaves the new descriptor open across exec */
 		if (dup2(fds[i], 3 + i) < 0)
 			return fail(EXIT_FAIL, "dup2: %s", strerror(errno));
@@ -478,7 +549,7 @@ static int cmd_exec(int argc, char **argv)
 	unsetenv("LISTEN_FDNAMES");
 	unsetenv("NGINX");
 	if (!strcmp(style, "systemd")) {
-		snprintf(buf, sizeof(buf), "%d", nr_tokens);
+		snprintf(buf, sizeof(buf), "%d", total);
 		setenv("LISTEN_FDS", buf, 1);
 		/* execve() keeps the pid: PROGRAM will see its own */
 		snprintf(buf, sizeof(buf), "%d", (int)getpid());
@@ -567,14 +638,18 @@ static int share_outcome(int evfd, unsigned long long id, unsigned long pid)
 
 static int cmd_share(int argc, char **argv)
 {
-	const char *pos[2];
-	unsigned long fd, pid, ttl = 0;
+	const char **pos;
+	unsigned long fdv, pid, ttl = 0;
 	char token[SOCKDUP_TOKEN_SIZE], what[64];
 	struct sockdup_cookie cookie;
 	unsigned long long id = 0;
-	int i, n = 0, ret, evfd = -1;
+	int i, n = 0, ret, evfd = -1, *fds;
 	bool wait = false;
 
+	pos = malloc((argc + 1) * sizeof(*pos));
+	fds = malloc((argc + 1) * sizeof(*fds));
+	if (!pos || !fds)
+		return fail(EXIT_FAIL, "out of memory");
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
@@ -590,40 +665,68 @@ static int cmd_share(int argc, char **argv)
 		} else if (a[0] == '-' && a[1]) {
 			return usage_error("unknown option '%s'", a);
 		} else {
-			if (n == 2)
-				return usage_error("unexpected argument '%s'", a);
 			pos[n++] = a;
 		}
 	}
-	if (n != 2)
+	if (n < 2)
 		return usage_error("expected FD and PID");
-	if (!parse_uint(pos[0], INT_MAX, &fd))
-		return usage_error("bad FD '%s': a descriptor number expected", pos[0]);
-	if (!parse_uint(pos[1], INT_MAX, &pid) || pid == 0)
-		return usage_error("bad PID '%s': a process id expected", pos[1]);
+	if (n - 1 > SOCKDUP_BATCH_MAX)
+		return usage_error("%d descriptors: at most %d share one token",
+				   n - 1, SOCKDUP_BATCH_MAX);
+	for (i = 0; i < n - 1; i++) {
+		if (!parse_uint(pos[i], INT_MAX, &fdv))
+			return usage_error("bad FD '%s': a descriptor number expected", pos[i]);
+		fds[i] = (int)fdv;
+	}
+	if (!parse_uint(pos[n - 1], INT_MAX, &pid) || pid == 0)
+		return usage_error("bad PID '%s': a process id expected", pos[n - 1]);
 
+	/* one FD is a single share; several, a batch under one token */
 	cur_op = OP_SHARE;
 	if (wait) {
 		/* an open file of our own, told how the share ends */
 		evfd = sockdup_events_open(0);
 		if (evfd < 0)
 			return lib_error(evfd, NULL);
-		ret = sockdup_share_on(evfd, (int)fd, (pid_t)pid,
-				       (unsigned int)ttl, &cookie, &id);
-		if (ret == 0)
-			sockdup_token_encode(&cookie, token, sizeof(token));
+		if (n == 2)
+			ret = sockdup_share_on(evfd, fds[0], (pid_t)pid,
+					       (unsigned int)ttl, &cookie, &id);
+		else
+			ret = sockdup_share_batch_on(evfd, fds, n - 1,
+						     (pid_t)pid,
+						     (unsigned int)ttl,
+						     &cookie, &id);
+	} else if (n == 2) {
+		ret = sockdup_share(fds[0], (pid_t)pid, (unsigned int)ttl,
+				    &cookie);
 	} else {
-		ret = sockdup_share_token((int)fd, (pid_t)pid,
-					  (unsigned int)ttl, token);
+		ret = sockdup_share_batch(fds, n - 1, (pid_t)pid,
+					  (unsigned int)ttl, &cookie);
 	}
 	if (ret == -EINVAL)
 		return ttl_error(ttl);
-	if (ret < 0) {
-		snprintf(what, sizeof(what),
-			 ret == -ESRCH || ret == -EPERM ? "pid %lu" : "fd %lu",
-			 ret == -ESRCH || ret == -EPERM ? pid : fd);
+	if (ret == -EBADF || ret == -ENOTSOCK) {
+		/* which one: the first that is not an open socket */
+		for (i = 0; i < n - 1; i++) {
+			int type;
+			socklen_t len = sizeof(type);
+
+			if (getsockopt(fds[i], SOL_SOCKET, SO_TYPE, &type, &len))
+				break;
+		}
+		snprintf(what, sizeof(what), "fd %d", fds[i < n - 1 ? i : 0]);
 		return lib_error(ret, what);
 	}
+	if (ret < 0) {
+		if (ret == -ESRCH || ret == -EPERM)
+			snprintf(what, sizeof(what), "pid %lu", pid);
+		else if (n == 2)
+			snprintf(what, sizeof(what), "fd %d", fds[0]);
+		else
+			snprintf(what, sizeof(what), "%d fds", n - 1);
+		return lib_error(ret, what);
+	}
+	sockdup_token_encode(&cookie, token, sizeof(token));
 	if (printf("%s\n", token) < 0 || fflush(stdout))
 		return fail(EXIT_FAIL, "writing the token: %s", strerror(errno));
 	if (wait)
@@ -891,7 +994,7 @@ static int cmd_list(int argc, char **argv)
 static const struct command commands[] = {
 	{ "exec", cmd_exec, "[--env STYLE] [--name NAME]... TOKEN... -- PROGRAM [ARG]...",
 	  exec_help },
-	{ "share", cmd_share, "[--ttl MS] [--wait] FD PID", share_help },
+	{ "share", cmd_share, "[--ttl MS] [--wait] FD... PID", share_help },
 	{ "query", cmd_query, "TOKEN | --id ID", query_help },
 	{ "revoke", cmd_revoke, "TOKEN | --id ID", revoke_help },
 	{ "list", cmd_list, "", list_help },
