@@ -73,8 +73,8 @@ from ._token import decode_token, encode_token
 
 __all__ = [
     "DEVICE", "ShareInfo", "Stats", "decode_token", "encode_token",
-    "fromshare", "list_shares", "query", "query_id", "revoke", "revoke_id",
-    "share", "stats",
+    "fromshare", "fromshare_many", "list_shares", "query", "query_id",
+    "revoke", "revoke_id", "share", "share_many", "stats",
 ]
 __version__ = "0.1.0"
 
@@ -336,27 +336,45 @@ def share(sock_or_fd: SocketOrFd, pid: int, ttl: Optional[float] = None) -> str:
     pid below 1 or a TTL that is not positive or does not fit.
     """
     fd = _fileno(sock_or_fd)
+    _check_pid(pid)
+    ttl_ms = _ttl_ms(ttl)
+    if fd < 0 or fd > 0x7FFFFFFF:
+        raise OSError(errno.EBADF, f"sockdup share: descriptor {fd} is not open")
+
+    buf = bytearray(_uapi.SHARE.pack(0, fd, pid, ttl_ms, bytes(16), 0, 0, 0, 0))
+    _ioctl("share", _uapi.IOC_SHARE, buf, _share_messages(
+        f"descriptor {fd} is", pid, ttl_ms))
+    cookie = _uapi.SHARE.unpack(buf)[4]
+    return encode_token(cookie)
+
+
+def _check_pid(pid: int) -> None:
     if isinstance(pid, bool) or not isinstance(pid, int):
         raise TypeError(f"pid must be an int, not {type(pid).__name__}")
     if pid <= 0 or pid > 0x7FFFFFFF:
         raise ValueError(f"pid must be a process id (1 or more), not {pid}")
-    ttl_ms = 0
-    if ttl is not None:
-        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
-            raise TypeError(f"ttl must be a number of seconds, not {type(ttl).__name__}")
-        if not (ttl > 0 and math.isfinite(ttl)):
-            raise ValueError(f"ttl must be a positive number of seconds, not {ttl}")
-        ttl_ms = max(1, round(ttl * 1000))
-        if ttl_ms > 0xFFFFFFFF:
-            raise ValueError(f"ttl of {ttl} s does not fit sockdup's 32-bit "
-                             "milliseconds (at most 4294967.295 s)")
-    if fd < 0 or fd > 0x7FFFFFFF:
-        raise OSError(errno.EBADF, f"sockdup share: descriptor {fd} is not open")
 
-    buf = bytearray(_uapi.SHARE.pack(0, fd, pid, ttl_ms, bytes(16), 0))
-    _ioctl("share", _uapi.IOC_SHARE, buf, {
-        errno.EBADF: f"descriptor {fd} is not open",
-        errno.ENOTSOCK: f"descriptor {fd} is not a socket",
+
+def _ttl_ms(ttl: Optional[float]) -> int:
+    """*ttl* in seconds as SHARE's milliseconds (0: the module's default)."""
+    if ttl is None:
+        return 0
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        raise TypeError(f"ttl must be a number of seconds, not {type(ttl).__name__}")
+    if not (ttl > 0 and math.isfinite(ttl)):
+        raise ValueError(f"ttl must be a positive number of seconds, not {ttl}")
+    ttl_ms = max(1, round(ttl * 1000))
+    if ttl_ms > 0xFFFFFFFF:
+        raise ValueError(f"ttl of {ttl} s does not fit sockdup's 32-bit "
+                         "milliseconds (at most 4294967.295 s)")
+    return ttl_ms
+
+
+def _share_messages(what: str, pid: int, ttl_ms: int) -> dict[int, str]:
+    """SHARE's errors in sockdup's terms; *what* names the descriptors."""
+    return {
+        errno.EBADF: f"{what} not open",
+        errno.ENOTSOCK: f"{what} not a socket",
         errno.ESRCH: f"no process with pid {pid} (it has exited, or {pid} "
                      "is a thread id, not a process)",
         errno.EPERM: f"process {pid} cannot be a target: it is a kernel "
@@ -365,13 +383,82 @@ def share(sock_or_fd: SocketOrFd, pid: int, ttl: Optional[float] = None) -> str:
                       "module's max_ttl_ms" if ttl_ms else
                       "refused with EINVAL by the module",
         errno.EDQUOT: "too many pending shares for this user (module "
-                      "parameter max_per_user); redeem, revoke or let some "
-                      "expire",
+                      "parameter max_per_user; a batch takes one per "
+                      "socket); redeem, revoke or let some expire",
         errno.ENOSPC: "too many pending shares in total (module parameter "
-                      "max_total)",
-    })
+                      "max_total; a batch takes one per socket)",
+    }
+
+
+def share_many(socks_or_fds: "list[SocketOrFd]", pid: int,
+               ttl: Optional[float] = None) -> str:
+    """Share several sockets with process *pid* under one token (a batch).
+
+    *socks_or_fds* holds 1 to 4096 sockets or descriptor numbers (the same
+    socket may appear more than once).  Process *pid* redeems the token with
+    :func:`fromshare_many`, which gives every socket, in this order, or
+    none; libsockdup's ``sockdup_redeem_batch()`` and ``sockdup exec``
+    take it too.  Unlike SCM_RIGHTS, which carries 253 descriptors per
+    message and drops the rest silently, a batch is never truncated.  A
+    batch of N takes N of the per-user and global quota slots.
+
+    Raises as :func:`share` does (EBADF or ENOTSOCK when any descriptor is
+    not an open socket: then nothing is shared); ValueError for an empty
+    list or more than 4096.
+    """
+    fds = array.array("i", (_fileno(s) for s in socks_or_fds))
+    if not 0 < len(fds) <= _uapi.BATCH_MAX:
+        raise ValueError(f"a batch holds 1 to {_uapi.BATCH_MAX} sockets, "
+                         f"not {len(fds)}")
+    _check_pid(pid)
+    ttl_ms = _ttl_ms(ttl)
+    addr = fds.buffer_info()[0]
+    buf = bytearray(_uapi.SHARE.pack(0, -1, pid, ttl_ms, bytes(16), 0, addr,
+                                     len(fds), 0))
+    _ioctl("share", _uapi.IOC_SHARE, buf, _share_messages(
+        f"one of the {len(fds)} descriptors is", pid, ttl_ms))
     cookie = _uapi.SHARE.unpack(buf)[4]
     return encode_token(cookie)
+
+
+def fromshare_many(token: Union[str, bytes], *,
+                   inheritable: bool = False) -> "list[socket.socket]":
+    """Redeem *token* of a batch; return all its sockets, in shared order.
+
+    All or nothing: when one socket cannot be installed (descriptor table
+    full, a security module refusing one), none is, and the share stays
+    valid.  A token of one socket (from :func:`share`) gives a list of one.
+    The descriptors are close-on-exec unless *inheritable* is true.
+
+    Raises as :func:`fromshare` does.
+    """
+    cookie = decode_token(token)
+    flags = 0 if inheritable else _uapi.REDEEM_CLOEXEC
+    fds = array.array("i", [-1]) * _uapi.BATCH_MAX
+    buf = bytearray(_uapi.REDEEM.pack(flags, 0, cookie, fds.buffer_info()[0],
+                                      len(fds), 0))
+    n = _ioctl("fromshare_many", _uapi.IOC_REDEEM, buf, {
+        errno.ENOENT: _NO_SHARE,
+        errno.EPERM: f"this process (pid {os.getpid()}) is not the "
+                     "share's target; the share stays valid for it",
+        errno.EACCES: "a security module refused one of the sockets to "
+                      "this process; none was installed and the share "
+                      "stays valid",
+        errno.EMFILE: "this process's descriptor table has no room for "
+                      "every socket of the share (RLIMIT_NOFILE); none was "
+                      "installed and the share stays valid",
+    })
+    socks: list[socket.socket] = []
+    try:
+        for i in range(n):
+            socks.append(socket.socket(fileno=fds[i]))
+    except BaseException:
+        for s in socks:
+            s.close()
+        for fd in fds[len(socks):n]:
+            os.close(fd)
+        raise
+    return socks
 
 
 def fromshare(token: Union[str, bytes], *, inheritable: bool = False) -> socket.socket:
@@ -392,7 +479,7 @@ def fromshare(token: Union[str, bytes], *, inheritable: bool = False) -> socket.
     """
     cookie = decode_token(token)
     flags = 0 if inheritable else _uapi.REDEEM_CLOEXEC
-    buf = bytearray(_uapi.REDEEM.pack(flags, 0, cookie))
+    buf = bytearray(_uapi.REDEEM.pack(flags, 0, cookie, 0, 0, 0))
     fd = _ioctl("fromshare", _uapi.IOC_REDEEM, buf, {
         errno.ENOENT: _NO_SHARE,
         errno.EPERM: f"this process (pid {os.getpid()}) is not the "
@@ -401,6 +488,8 @@ def fromshare(token: Union[str, bytes], *, inheritable: bool = False) -> socket.
                       "process; the share stays valid",
         errno.EMFILE: "this process's descriptor table is full "
                       "(RLIMIT_NOFILE); the share stays valid",
+        errno.EMSGSIZE: "the share holds several sockets (a batch): redeem "
+                        "it with fromshare_many(); the share stays valid",
     })
     try:
         return socket.socket(fileno=fd)

@@ -19,11 +19,14 @@ REDEEM_CLOEXEC = 0x1
 REVOKE_BY_ID = 0x1
 QUERY_BY_ID = 0x1
 ADDR_SIZE = 128
+BATCH_MAX = 4096
 
-# struct sockdup_share: flags, fd, target_pid, ttl_ms, cookie[16], id
-SHARE = struct.Struct("=IiiI16sQ")
-# struct sockdup_redeem: flags, reserved, cookie[16]
-REDEEM = struct.Struct("=II16s")
+# struct sockdup_share: flags, fd, target_pid, ttl_ms, cookie[16], id,
+# fds (user pointer), nr_fds, reserved
+SHARE = struct.Struct("=IiiI16sQQII")
+# struct sockdup_redeem: flags, reserved, cookie[16], fds (user pointer),
+# nr_fds, reserved2
+REDEEM = struct.Struct("=II16sQII")
 # struct sockdup_revoke: flags, reserved, cookie[16], id
 REVOKE = struct.Struct("=II16sQ")
 # struct sockdup_share_info: id, sock_ino, family, type, protocol,

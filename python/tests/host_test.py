@@ -36,8 +36,10 @@ from sockdup import _uapi  # noqa: E402
 _COOKIE = ("cookie", "16s")
 FIELDS = {
     "sockdup_share": [("flags", "I"), ("fd", "i"), ("target_pid", "i"),
-                      ("ttl_ms", "I"), _COOKIE, ("id", "Q")],
-    "sockdup_redeem": [("flags", "I"), ("reserved", "I"), _COOKIE],
+                      ("ttl_ms", "I"), _COOKIE, ("id", "Q"), ("fds", "Q"),
+                      ("nr_fds", "I"), ("reserved", "I")],
+    "sockdup_redeem": [("flags", "I"), ("reserved", "I"), _COOKIE, ("fds", "Q"),
+                       ("nr_fds", "I"), ("reserved2", "I")],
     "sockdup_revoke": [("flags", "I"), ("reserved", "I"), _COOKIE, ("id", "Q")],
     "sockdup_share_info": [
         ("id", "Q"), ("sock_ino", "Q"), ("family", "I"), ("type", "I"),
@@ -58,7 +60,7 @@ PY_STRUCTS = {
     "sockdup_list": _uapi.LIST,
 }
 CONSTANTS = ["SOCKDUP_COOKIE_SIZE", "SOCKDUP_REDEEM_CLOEXEC", "SOCKDUP_REVOKE_BY_ID",
-             "SOCKDUP_QUERY_BY_ID", "SOCKDUP_ADDR_SIZE"]
+             "SOCKDUP_QUERY_BY_ID", "SOCKDUP_ADDR_SIZE", "SOCKDUP_BATCH_MAX"]
 IOCTLS = {
     "SOCKDUP_IOC_SHARE": _uapi.IOC_SHARE, "SOCKDUP_IOC_REDEEM": _uapi.IOC_REDEEM,
     "SOCKDUP_IOC_REVOKE": _uapi.IOC_REVOKE, "SOCKDUP_IOC_QUERY": _uapi.IOC_QUERY,

@@ -525,6 +525,55 @@ class Errors(Base):
             self.assertEqual(b.recv(2), b"ok")
 
 
+class Batch(Base):
+    def test_many_in_order_and_count(self) -> None:
+        pairs = [socket.socketpair() for _ in range(300)]
+        try:
+            token = sockdup.share_many([a for a, _ in pairs], os.getpid())
+            self.assertEqual(sockdup.query(token).nr_fds, 300)
+            socks = sockdup.fromshare_many(token)
+            try:
+                self.assertEqual(len(socks), 300)
+                for i, (t, (a, b)) in enumerate(zip(socks, pairs)):
+                    self.assertEqual(os.fstat(t.fileno()).st_ino,
+                                     os.fstat(a.fileno()).st_ino)
+                    self.assertFalse(os.get_inheritable(t.fileno()))
+                    t.sendall(bytes([i % 256]))
+                    self.assertEqual(b.recv(1), bytes([i % 256]))
+            finally:
+                for t in socks:
+                    t.close()
+            self.assertErrno(errno.ENOENT, FileNotFoundError,
+                             sockdup.fromshare_many, token)
+        finally:
+            for a, b in pairs:
+                a.close()
+                b.close()
+
+    def test_single_token_and_batch_refusals(self) -> None:
+        a, b = socket.socketpair()
+        with a, b:
+            socks = sockdup.fromshare_many(sockdup.share(a, os.getpid()))
+            self.assertEqual(len(socks), 1)
+            socks[0].close()
+            token = sockdup.share_many([a, a], os.getpid())
+            e = self.assertErrno(errno.EMSGSIZE, OSError, sockdup.fromshare, token)
+            self.assertIn("sockdup fromshare", str(e))
+            for t in sockdup.fromshare_many(token, inheritable=True):
+                self.assertTrue(os.get_inheritable(t.fileno()))
+                t.close()
+            with self.assertRaises(ValueError):
+                sockdup.share_many([], os.getpid())
+            r, w = os.pipe()
+            try:
+                e = self.assertErrno(errno.ENOTSOCK, OSError, sockdup.share_many,
+                                     [a, r], os.getpid())
+                self.assertIn("one of the 2 descriptors is not a socket", str(e))
+            finally:
+                os.close(r)
+                os.close(w)
+
+
 class ForkExec(Base):
     def test_fork_child_redeems(self) -> None:
         lst, c, s = tcp_pair()
