@@ -17,7 +17,11 @@
  *  - SCM_RIGHTS, two processes: as for sockdup: the parent times n
  *    sendmsg, the worker then times n (recvmsg + close); no overlap.
  *  - SCM_RIGHTS, 253 fds per message (SCM_MAX_FD): sendmsg + recvmsg + 253
- *    closes, divided by 253.
+ *    closes, divided by 253; the same with 16, and with 1024 in messages
+ *    of 253 (the most one carries) as a program must send them.
+ *  - batches: SHARE of 1, 16, 253 or 1024 sockets under one cookie +
+ *    REDEEM of the batch + as many closes, divided by the batch size: the
+ *    per-fd cost against SCM_RIGHTS with the same counts.
  *  - pidfd_getfd: pidfd_getfd(worker's pidfd, its copy of the socket) +
  *    close, with the pidfd opened once; and pidfd_open + pidfd_getfd +
  *    close(newfd) + close(pidfd) each time.
@@ -46,11 +50,16 @@
 
 #define SCM_MAX			253
 
+/* The largest batch the batch cases hand over. */
+#define BATCH_MAX_K		1024
+
 static int stream_pair[2] = { -1, -1 };
 static int dgram_pair[2] = { -1, -1 };
 static uint8_t (*cookies)[SOCKDUP_COOKIE_SIZE];
 static int *fds;
 static unsigned int cap;
+/* BATCH_MAX_K copies of env.sock: what the batch cases send or share. */
+static int batch_out[BATCH_MAX_K];
 static uint8_t query_cookie[SOCKDUP_COOKIE_SIZE];
 static int query_pending;
 
@@ -297,24 +306,105 @@ static int run_scm_cross(struct bench_case *c, unsigned int n, double *ns)
 	return 0;
 }
 
-static int run_scm_253(struct bench_case *c, unsigned int n, double *ns)
+/*
+ * @k descriptors per hand-off over SCM_RIGHTS, in messages of at most
+ * SCM_MAX (the kernel refuses more in one): sendmsg + recvmsg per message,
+ * then @k closes; the figure is per descriptor.
+ */
+static int scm_k(unsigned int k, unsigned int n, double *ns)
 {
-	int out[SCM_MAX], in[SCM_MAX];
-	unsigned int msgs = (n + SCM_MAX - 1) / SCM_MAX, i, j;
+	unsigned int rounds = (n + k - 1) / k, r, got, m, j;
 	uint64_t t0;
 
-	(void)c;
-	for (j = 0; j < SCM_MAX; j++)
-		out[j] = env.sock;
+	CHECK(!need(k));
 	t0 = now_ns();
-	for (i = 0; i < msgs; i++) {
-		CHECK(!send_fds(stream_pair[0], out, SCM_MAX));
-		CHECK(recv_fds(stream_pair[1], in, SCM_MAX) == SCM_MAX);
-		for (j = 0; j < SCM_MAX; j++)
-			close(in[j]);
+	for (r = 0; r < rounds; r++) {
+		for (got = 0; got < k; got += m) {
+			m = k - got < SCM_MAX ? k - got : SCM_MAX;
+			CHECK(!send_fds(stream_pair[0], batch_out, m));
+			CHECK(recv_fds(stream_pair[1], fds + got, m) == (int)m);
+		}
+		for (j = 0; j < k; j++)
+			close(fds[j]);
 	}
-	*ns = (double)(now_ns() - t0) / ((double)msgs * SCM_MAX);
+	*ns = (double)(now_ns() - t0) / ((double)rounds * k);
 	return 0;
+}
+
+static int run_scm_16(struct bench_case *c, unsigned int n, double *ns)
+{
+	(void)c;
+	return scm_k(16, n, ns);
+}
+
+static int run_scm_253(struct bench_case *c, unsigned int n, double *ns)
+{
+	(void)c;
+	return scm_k(SCM_MAX, n, ns);
+}
+
+static int run_scm_1024(struct bench_case *c, unsigned int n, double *ns)
+{
+	(void)c;
+	return scm_k(BATCH_MAX_K, n, ns);
+}
+
+/* ---- batches ---- */
+
+/*
+ * @k sockets per hand-off under one cookie: SHARE of the batch + REDEEM of
+ * the batch + @k closes; the figure is per descriptor.
+ */
+static int sd_batch_k(unsigned int k, unsigned int n, double *ns)
+{
+	unsigned int rounds = (n + k - 1) / k, r, j;
+	struct sockdup_redeem rd;
+	struct sockdup_share sh;
+	uint64_t t0;
+
+	CHECK(!need(k));
+	t0 = now_ns();
+	for (r = 0; r < rounds; r++) {
+		memset(&sh, 0, sizeof(sh));
+		sh.fd = -1;
+		sh.target_pid = env.self;
+		sh.fds = (uintptr_t)batch_out;
+		sh.nr_fds = k;
+		CHECK(!ioctl(env.dev, SOCKDUP_IOC_SHARE, &sh));
+		memset(&rd, 0, sizeof(rd));
+		memcpy(rd.cookie, sh.cookie, sizeof(rd.cookie));
+		rd.fds = (uintptr_t)fds;
+		rd.nr_fds = k;
+		CHECK(ioctl(env.dev, SOCKDUP_IOC_REDEEM, &rd) == (int)k);
+		for (j = 0; j < k; j++)
+			close(fds[j]);
+	}
+	*ns = (double)(now_ns() - t0) / ((double)rounds * k);
+	return 0;
+}
+
+static int run_sd_batch_1(struct bench_case *c, unsigned int n, double *ns)
+{
+	(void)c;
+	return sd_batch_k(1, n, ns);
+}
+
+static int run_sd_batch_16(struct bench_case *c, unsigned int n, double *ns)
+{
+	(void)c;
+	return sd_batch_k(16, n, ns);
+}
+
+static int run_sd_batch_253(struct bench_case *c, unsigned int n, double *ns)
+{
+	(void)c;
+	return sd_batch_k(SCM_MAX, n, ns);
+}
+
+static int run_sd_batch_1024(struct bench_case *c, unsigned int n, double *ns)
+{
+	(void)c;
+	return sd_batch_k(BATCH_MAX_K, n, ns);
 }
 
 /* ---- pidfd_getfd ---- */
@@ -520,6 +610,12 @@ static const struct bench_case latency_cases[] = {
 	{ "scm_dgram", "scm_rights", "1 fd, dgram pair, same process", .run = run_scm_dgram },
 	{ "scm_cross", "scm_rights", "1 fd, stream pair, two processes", .run = run_scm_cross },
 	{ "scm_253", "scm_rights", "253 fds in one message, per fd", .run = run_scm_253 },
+	{ "scm_16", "batch", "SCM_RIGHTS 16 fds in one message, per fd", .run = run_scm_16 },
+	{ "scm_1024", "batch", "SCM_RIGHTS 1024 fds in 5 messages, per fd", .run = run_scm_1024 },
+	{ "sd_batch_1", "batch", "batch of 1: share + redeem + close", .run = run_sd_batch_1 },
+	{ "sd_batch_16", "batch", "batch of 16: share + redeem + closes, per fd", .run = run_sd_batch_16 },
+	{ "sd_batch_253", "batch", "batch of 253: share + redeem + closes, per fd", .run = run_sd_batch_253 },
+	{ "sd_batch_1024", "batch", "batch of 1024: share + redeem + closes, per fd", .run = run_sd_batch_1024 },
 	{ "pidfd_cached", "pidfd", "pidfd_getfd + close (cached pidfd)", .run = run_pidfd_cached },
 	{ "pidfd_open", "pidfd", "pidfd_open + pidfd_getfd + 2 x close", .run = run_pidfd_open },
 	{ "bd_share", "breakdown", "SHARE alone", .run = run_share_only },
@@ -545,10 +641,12 @@ unsigned int cases_register(struct bench_case *tab, unsigned int max)
 int cases_setup(void)
 {
 	struct rlimit rl;
+	unsigned int i;
 
-	/* a batch keeps up to max_batch descriptors open at once */
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < env.max_batch + 1024) {
-		rl.rlim_cur = env.max_batch + 1024;
+	/* a batch keeps up to max_batch (or BATCH_MAX_K) descriptors open */
+	if (!getrlimit(RLIMIT_NOFILE, &rl) &&
+	    rl.rlim_cur < env.max_batch + BATCH_MAX_K + 1024) {
+		rl.rlim_cur = env.max_batch + BATCH_MAX_K + 1024;
 		if (rl.rlim_max < rl.rlim_cur)
 			rl.rlim_max = rl.rlim_cur;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
@@ -560,8 +658,10 @@ int cases_setup(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, stream_pair) ||
 	    socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, dgram_pair))
 		return -errno;
-	if (need(env.max_batch))
+	if (need(env.max_batch > BATCH_MAX_K ? env.max_batch : BATCH_MAX_K))
 		return -ENOMEM;
+	for (i = 0; i < BATCH_MAX_K; i++)
+		batch_out[i] = env.sock;
 	if (sd_share(env.dev, env.sock, env.self, env.ttl_ms, query_cookie))
 		return -errno;
 	query_pending = 1;

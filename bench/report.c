@@ -6,9 +6,10 @@
  * Targets (SOCKDUP.md section 7):
  *   sockdup / floor <= 1.3, sockdup / SCM_RIGHTS <= 0.4,
  *   sockdup / (pidfd_open + pidfd_getfd + closes) <= 0.6,
- *   batch redeem per socket / 253-fd SCM_RIGHTS per fd <= 0.5 (n/a until
- *   a batch case runs), redeem with 100,000 pending / with 10 <= 1.1,
- *   kernel memory per pending share <= 96 bytes.
+ *   batch of 253 sockets per hand-off, per fd / 253-fd SCM_RIGHTS per fd
+ *   <= 0.5 (and, for information, batches of 1, 16 and 1024 against
+ *   SCM_RIGHTS with the same counts), redeem with 100,000 pending / with
+ *   10 <= 1.1, kernel memory per pending share <= 96 bytes.
  * bench/summary.sh puts these rows of every kernel lane side by side.
  */
 #define _GNU_SOURCE
@@ -122,6 +123,14 @@ static unsigned int ratios(struct bench_case *tab, unsigned int n,
 	    "sd_batch_253", "scm_253", 0.5);
 	if (isnan(r[nr - 1].value))
 		r[nr - 1].note = "no batch case ran";
+	add(r, &nr, "batch1_over_scm1", "batch of 1 per fd / SCM_RIGHTS 1 fd",
+	    tab, n, "sd_batch_1", "scm_stream", 0);
+	add(r, &nr, "batch16_over_scm16",
+	    "batch of 16 per fd / SCM_RIGHTS 16 per fd", tab, n,
+	    "sd_batch_16", "scm_16", 0);
+	add(r, &nr, "batch1024_over_scm1024",
+	    "batch of 1024 per fd / SCM_RIGHTS 1024 (5 msgs)", tab, n,
+	    "sd_batch_1024", "scm_1024", 0);
 
 	if (env.nscale >= 2) {
 		snprintf(id_lo, sizeof(id_lo), "sd_scale_%lu", env.scale_n[0]);
