@@ -91,6 +91,67 @@ TEST_F(tool, exec_two_sockets_in_token_order)
 	sd_sock_close(&c);
 }
 
+/*
+ * A batch token gives all its sockets, in order, then the next token's:
+ * LISTEN_FDS counts sockets, not tokens, and --name names sockets.
+ */
+TEST_F(tool, exec_batch_token_then_single_token)
+{
+	char *argv[] = { "sockdup", "exec", "--name", "web", "--name", "a",
+			 UL_TOKEN_ARG, UL_TOKEN_ARG, "--", "listenfds-echo", NULL };
+	char t1[SOCKDUP_TOKEN_SIZE], t2[SOCKDUP_TOKEN_SIZE], line[128], name[128];
+	struct sockdup_cookie c;
+	struct sd_sock s1, s2;
+	int fds[2], i;
+
+	ASSERT_EQ(0, sd_sock_open(&s1, SD_TCP)) TH_LOG("%s", sd_errmsg());
+	ASSERT_EQ(0, sd_sock_open(&s2, SD_TCP)) TH_LOG("%s", sd_errmsg());
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	fds[0] = self->l.fd;
+	fds[1] = s1.fd;
+	ASSERT_EQ(0, sockdup_share_batch(fds, 2, self->p.pid, 0, &c));
+	tokenize(&c, t1);
+	ASSERT_EQ(0, sockdup_share_token(s2.fd, self->p.pid, 0, t2));
+	snprintf(line, sizeof(line), "%s %s", t1, t2);
+	ASSERT_EQ(0, ul_go(&self->p, line));
+	ASSERT_EQ(0, ul_hello(ul_port(self->l.fd), name, sizeof(name))) TH_LOG("%s", sd_errmsg());
+	for (i = 0; i < 2; i++) {
+		int peer = i ? s2.peer : s1.peer;
+
+		ASSERT_EQ(0, ul_read_line(peer, line, sizeof(line), SD_WAIT_MS));
+		EXPECT_EQ(0, strncmp(line, "HELLO listenfds-echo", 20));
+		ASSERT_EQ(5, write(peer, "ping\n", 5));
+		ASSERT_EQ(0, ul_read_line(peer, line, sizeof(line), SD_WAIT_MS));
+		EXPECT_STREQ("ping", line);
+	}
+	EXPECT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "fds=3 names=web:a:sockdup fd3=listen:cloexec=0 fd4=stream:cloexec=0 fd5=stream:cloexec=0"))
+		TH_LOG("output: %s", self->out);
+	sd_sock_close(&s1);
+	sd_sock_close(&s2);
+}
+
+/* More names than the tokens hold sockets: exit 2, nothing redeemed. */
+TEST_F(tool, exec_more_names_than_sockets)
+{
+	char *argv[] = { "sockdup", "exec", "--name", "a", "--name", "b",
+			 "--name", "c", UL_TOKEN_ARG, "--", "listenfds-echo", NULL };
+	char tok[SOCKDUP_TOKEN_SIZE];
+	struct sockdup_cookie c;
+	int fds[2] = { self->l.fd, self->l.fd }, got[2];
+
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, sockdup_share_batch(fds, 2, self->p.pid, 0, &c));
+	tokenize(&c, tok);
+	ASSERT_EQ(0, ul_go(&self->p, tok));
+	EXPECT_EQ(2, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "3 --name options for 2 sockets"))
+		TH_LOG("output: %s", self->out);
+	/* not redeemed: the share is still pending */
+	EXPECT_EQ(-EPERM, sockdup_redeem_batch(&c, 0, got, 2));
+	EXPECT_EQ(0, sockdup_revoke(&c));
+}
+
 /* "sockdup exec -": start first, learn the pid, then send the token */
 TEST_F(tool, exec_reads_tokens_from_stdin)
 {
@@ -237,6 +298,21 @@ TEST_F(tool, share_with_a_kernel_thread)
 	EXPECT_NE(NULL, strstr(self->out, "kernel thread")) TH_LOG("output: %s", self->out);
 }
 
+/*
+ * Run "sockdup share ..." with the listener at fd 3; 0 when it exits 0
+ * and prints exactly one token, decoded into @c.
+ */
+static int run_share(FIXTURE_DATA(tool) *self, char **argv,
+		     struct sockdup_cookie *c)
+{
+	if (ul_start(&self->p, argv, false, self->l.fd) || ul_go(&self->p, "") ||
+	    ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS) ||
+	    strlen(self->out) != SOCKDUP_TOKEN_LEN + 1)
+		return -1;
+	self->out[SOCKDUP_TOKEN_LEN] = '\0';
+	return sockdup_token_decode(self->out, c) ? -1 : 0;
+}
+
 /* "sockdup share 3 PID": the token it prints redeems to the same file */
 TEST_F(tool, share_inherited_fd)
 {
@@ -246,12 +322,7 @@ TEST_F(tool, share_inherited_fd)
 	int fd;
 
 	snprintf(pid, sizeof(pid), "%d", getpid());
-	ASSERT_EQ(0, ul_start(&self->p, argv, false, self->l.fd));
-	ASSERT_EQ(0, ul_go(&self->p, ""));
-	ASSERT_EQ(0, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS)) TH_LOG("output: %s", self->out);
-	ASSERT_EQ(SOCKDUP_TOKEN_LEN + 1, (int)strlen(self->out)) TH_LOG("output: %s", self->out);
-	self->out[SOCKDUP_TOKEN_LEN] = '\0';
-	ASSERT_EQ(0, sockdup_token_decode(self->out, &c));
+	ASSERT_EQ(0, run_share(self, argv, &c)) TH_LOG("output: %s", self->out);
 	ASSERT_EQ(0, sockdup_query(&c, &info));
 	EXPECT_GE(100000ULL, info.ttl_left_ms);
 	EXPECT_LT(90000ULL, info.ttl_left_ms);
@@ -262,6 +333,25 @@ TEST_F(tool, share_inherited_fd)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, sd_kcmp_file(getpid(), self->l.fd, getpid(), fd));
 	close(fd);
+}
+
+/* "sockdup share 3 3 PID": several FDs, one token for the batch */
+TEST_F(tool, share_several_fds_one_token)
+{
+	char pid[16], *argv[] = { "sockdup", "share", "3", "3", pid, NULL };
+	struct sockdup_share_info info;
+	struct sockdup_cookie c;
+	int got[4], i;
+
+	snprintf(pid, sizeof(pid), "%d", getpid());
+	ASSERT_EQ(0, run_share(self, argv, &c)) TH_LOG("output: %s", self->out);
+	ASSERT_EQ(0, sockdup_query(&c, &info));
+	EXPECT_EQ(2U, info.nr_fds);
+	ASSERT_EQ(2, sockdup_redeem_batch(&c, 0, got, 4));
+	for (i = 0; i < 2; i++) {
+		EXPECT_EQ(0, sd_kcmp_file(getpid(), self->l.fd, getpid(), got[i]));
+		close(got[i]);
+	}
 }
 
 TEST_F(tool, share_not_a_socket)

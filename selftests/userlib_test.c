@@ -135,6 +135,54 @@ TEST_F(lib, query_describes_the_socket)
 	EXPECT_EQ(-ENOENT, sockdup_query(&c, &info));
 }
 
+/*
+ * A batch through the library: one cookie, every socket in order, the
+ * count by query, -EMSGSIZE with too little room (the cookie stays valid),
+ * and the arguments the kernel would refuse refused first.
+ */
+TEST(batch_share_and_redeem)
+{
+	int a[8], b[8], got[8], i, sv[2];
+	struct sockdup_share_info info;
+	struct sockdup_cookie c;
+
+	for (i = 0; i < 8; i++) {
+		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+		a[i] = sv[0];
+		b[i] = sv[1];
+	}
+	EXPECT_EQ(-EINVAL, sockdup_share_batch(a, 0, getpid(), 0, &c));
+	EXPECT_EQ(-EINVAL, sockdup_share_batch(NULL, 8, getpid(), 0, &c));
+	EXPECT_EQ(-EINVAL, sockdup_share_batch(a, SOCKDUP_BATCH_MAX + 1,
+					       getpid(), 0, &c));
+	EXPECT_EQ(-ESRCH, sockdup_share_batch(a, 8, 0, 0, &c));
+	ASSERT_EQ(0, sockdup_share_batch(a, 8, getpid(), 0, &c));
+	ASSERT_EQ(0, sockdup_query(&c, &info));
+	EXPECT_EQ(8U, info.nr_fds);
+	EXPECT_EQ(-EMSGSIZE, sockdup_redeem(&c, 0));
+	EXPECT_EQ(-EMSGSIZE, sockdup_redeem_batch(&c, 0, got, 7));
+	EXPECT_EQ(-EINVAL, sockdup_redeem_batch(&c, 0, NULL, 8));
+	EXPECT_EQ(-EINVAL, sockdup_redeem_batch(&c, 0, got, 0));
+	EXPECT_EQ(-EINVAL, sockdup_redeem_batch(&c, 0x80, got, 8));
+	ASSERT_EQ(8, sockdup_redeem_batch(&c, 0, got, 8));
+	for (i = 0; i < 8; i++) {
+		EXPECT_EQ(0, sd_kcmp_file(getpid(), a[i], getpid(), got[i]));
+		EXPECT_EQ(FD_CLOEXEC, fcntl(got[i], F_GETFD) & FD_CLOEXEC);
+		close(got[i]);
+	}
+	EXPECT_EQ(-ENOENT, sockdup_redeem_batch(&c, 0, got, 8));
+	/* SOCKDUP_KEEP_ON_EXEC applies to each; a single share redeems too */
+	ASSERT_EQ(0, sockdup_share(a[3], getpid(), 0, &c));
+	ASSERT_EQ(1, sockdup_redeem_batch(&c, SOCKDUP_KEEP_ON_EXEC, got, 8));
+	EXPECT_EQ(0, sd_kcmp_file(getpid(), a[3], getpid(), got[0]));
+	EXPECT_EQ(0, fcntl(got[0], F_GETFD) & FD_CLOEXEC);
+	close(got[0]);
+	for (i = 0; i < 8; i++) {
+		close(a[i]);
+		close(b[i]);
+	}
+}
+
 TEST(revoke_then_redeem_is_enoent)
 {
 	struct sockdup_cookie c;
