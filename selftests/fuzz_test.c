@@ -893,6 +893,10 @@ static void do_extended(struct thr *t)
 static unsigned int first_size(unsigned long cmd)
 {
 	switch (_IOC_NR(cmd)) {
+	case _IOC_NR(SOCKDUP_IOC_SHARE):
+		return SOCKDUP_SHARE_SIZE_VER0;
+	case _IOC_NR(SOCKDUP_IOC_REDEEM):
+		return SOCKDUP_REDEEM_SIZE_VER0;
 	case _IOC_NR(SOCKDUP_IOC_REVOKE):
 		return SOCKDUP_REVOKE_SIZE_VER0;
 	case _IOC_NR(SOCKDUP_IOC_QUERY):
