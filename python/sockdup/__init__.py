@@ -415,7 +415,7 @@ def share_many(socks_or_fds: "list[SocketOrFd]", pid: int,
     addr = fds.buffer_info()[0]
     buf = bytearray(_uapi.SHARE.pack(0, -1, pid, ttl_ms, bytes(16), 0, addr,
                                      len(fds), 0))
-    _ioctl("share", _uapi.IOC_SHARE, buf, _share_messages(
+    _ioctl("share_many", _uapi.IOC_SHARE, buf, _share_messages(
         f"one of the {len(fds)} descriptors is", pid, ttl_ms))
     cookie = _uapi.SHARE.unpack(buf)[4]
     return encode_token(cookie)
