@@ -242,19 +242,21 @@ struct sockdup_query {
  * struct sockdup_stats - argument of %SOCKDUP_IOC_STATS
  * @flags: in: must be zero.
  * @reserved: must be zero.
- * @pending: out: sockets pending now, all users.
+ * @pending: out: sockets of the shares pending now, all users.
  * @shared: out: sockets shared since the module was loaded.
- * @redeemed: out: sockets released by a successful REDEEM.
- * @expired: out: shares released because their TTL ran out.
- * @revoked: out: shares released by REVOKE (sharer or target).
- * @reaped: out: shares released because their target process exited.
+ * @redeemed: out: sockets of shares released by a successful REDEEM.
+ * @expired: out: sockets of shares released because their TTL ran out.
+ * @revoked: out: sockets of shares released by REVOKE (sharer or target).
+ * @reaped: out: sockets of shares released because their target process
+ *	exited.
  * @refused_user: out: SHAREs refused with EDQUOT (per-user cap).
  * @refused_global: out: SHAREs refused with ENOSPC (global cap).
  * @user_pending: out: pending sockets charged to the caller's user (its real
  *	uid, or the owner of its user-namespace delegation, see
  *	&struct sockdup_share).
- * @max_per_user: out: the per-user cap in force (module parameter).
- * @max_total: out: the global cap in force (module parameter).
+ * @max_per_user: out: the per-user cap in force, in sockets (module
+ *	parameter).
+ * @max_total: out: the global cap in force, in sockets (module parameter).
  *
  * The counters count sockets: a share of a batch of N sockets counts N
  * (in @pending, @shared, and the counter of how it ended), as it takes N
