@@ -383,6 +383,41 @@ static int sd_batch_k(unsigned int k, unsigned int n, double *ns)
 	return 0;
 }
 
+/*
+ * REDEEM alone of batches of SCM_MAX, per socket: the SHAREs before and
+ * the closes after are not timed.
+ */
+static int run_redeem_batch_only(struct bench_case *c, unsigned int n,
+				 double *ns)
+{
+	unsigned int rounds = (n + SCM_MAX - 1) / SCM_MAX, r, j;
+	struct sockdup_redeem rd;
+	struct sockdup_share sh;
+	uint64_t t = 0, t0;
+
+	(void)c;
+	CHECK(!need(SCM_MAX));
+	for (r = 0; r < rounds; r++) {
+		memset(&sh, 0, sizeof(sh));
+		sh.fd = -1;
+		sh.target_pid = env.self;
+		sh.fds = (uintptr_t)batch_out;
+		sh.nr_fds = SCM_MAX;
+		CHECK(!ioctl(env.dev, SOCKDUP_IOC_SHARE, &sh));
+		memset(&rd, 0, sizeof(rd));
+		memcpy(rd.cookie, sh.cookie, sizeof(rd.cookie));
+		rd.fds = (uintptr_t)fds;
+		rd.nr_fds = SCM_MAX;
+		t0 = now_ns();
+		CHECK(ioctl(env.dev, SOCKDUP_IOC_REDEEM, &rd) == SCM_MAX);
+		t += now_ns() - t0;
+		for (j = 0; j < SCM_MAX; j++)
+			close(fds[j]);
+	}
+	*ns = (double)t / ((double)rounds * SCM_MAX);
+	return 0;
+}
+
 static int run_sd_batch_1(struct bench_case *c, unsigned int n, double *ns)
 {
 	(void)c;
@@ -622,6 +657,7 @@ static const struct bench_case latency_cases[] = {
 	{ "bd_redeem", "breakdown", "REDEEM alone", .run = run_redeem_only },
 	{ "bd_close_redeemed", "breakdown", "close of a redeemed fd", .run = run_close_redeemed },
 	{ "bd_revoke", "breakdown", "REVOKE alone", .run = run_revoke_only },
+	{ "bd_redeem_batch", "breakdown", "REDEEM alone of a batch of 253, per fd", .run = run_redeem_batch_only },
 	{ "bd_share_ebadf", "breakdown", "SHARE fd -1 (EBADF: entry+copy+fget)", .run = run_share_ebadf },
 	{ "bd_redeem_enoent", "breakdown", "REDEEM wrong cookie (ENOENT: lookup, secret differs)", .run = run_redeem_enoent },
 	{ "bd_query", "breakdown", "QUERY pending cookie (lookup hit + copy out)", .run = run_query },

@@ -123,6 +123,9 @@ static unsigned int ratios(struct bench_case *tab, unsigned int n,
 	    "sd_batch_253", "scm_253", 0.5);
 	if (isnan(r[nr - 1].value))
 		r[nr - 1].note = "no batch case ran";
+	add(r, &nr, "batch_redeem_over_scm253",
+	    "batch REDEEM alone per fd / SCM_RIGHTS 253 per fd", tab, n,
+	    "bd_redeem_batch", "scm_253", 0);
 	add(r, &nr, "batch1_over_scm1", "batch of 1 per fd / SCM_RIGHTS 1 fd",
 	    tab, n, "sd_batch_1", "scm_stream", 0);
 	add(r, &nr, "batch16_over_scm16",
