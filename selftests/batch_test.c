@@ -9,7 +9,8 @@
  * cookie stays valid.  QUERY and LIST report the count; the counters and
  * the quota count sockets.  Each test runs for batches of 1, 16, 253 (the
  * most one SCM_RIGHTS message carries) and 1024 sockets; the races run
- * with 64.  The LSM refusal of one socket of a batch is in lsm_test.c.
+ * with 64.  A batch's pins all go when it is revoked, expires or its
+ * target exits.  The LSM refusal of one socket of a batch is in lsm_test.c.
  */
 #define _GNU_SOURCE
 #include <linux/sockdup.h>
@@ -36,6 +37,27 @@
 #define RACE_N		64
 #define RACE_ROUNDS	50
 #define NRACERS		4
+
+/*
+ * The TTL of the shares the tests redeem: the largest the module allows by
+ * default, so that no share expires under a test on however slow a lane.
+ */
+#define LONG_TTL_MS	3600000
+
+/*
+ * A race runs RACE_ROUNDS rounds, or fewer on a slow lane: at least
+ * RACE_MIN_ROUNDS, then as many as fit in RACE_BUDGET_MS of wall time.
+ */
+#define RACE_MIN_ROUNDS	4
+#define RACE_BUDGET_MS	15000
+
+static bool race_more(int round, long long start_ms)
+{
+	if (round >= RACE_ROUNDS)
+		return false;
+	return round < RACE_MIN_ROUNDS ||
+	       sd_now_ms() - start_ms < RACE_BUDGET_MS;
+}
 
 /* Descriptors the tests need at most: pairs, a redeemed batch, spares. */
 #define NOFILE		(4 * SOCKDUP_BATCH_MAX + 256)
@@ -138,8 +160,8 @@ FIXTURE_SETUP(batch)
 	self->pending = sd_pending(self->dev);
 	ASSERT_EQ(0, make_pairs(self->a, self->b, self->n))
 		TH_LOG("socketpair: %s", strerror(errno));
-	ASSERT_EQ(0, sd_share_batch(self->dev, self->a, self->n, getpid(), 0,
-				    &self->c))
+	ASSERT_EQ(0, sd_share_batch(self->dev, self->a, self->n, getpid(),
+				    LONG_TTL_MS, &self->c))
 		TH_LOG("SHARE of %d: %s", self->n, strerror(errno));
 }
 
@@ -241,8 +263,8 @@ TEST_F(batch, cloexec_on_every_descriptor)
 			TH_LOG("descriptor %d", i);
 	close_all(self->got, self->n);
 	memset(self->got, 0xff, sizeof(self->got));
-	ASSERT_EQ(0, sd_share_batch(self->dev, self->a, self->n, getpid(), 0,
-				    &self->c));
+	ASSERT_EQ(0, sd_share_batch(self->dev, self->a, self->n, getpid(),
+				    LONG_TTL_MS, &self->c));
 	ASSERT_BATCH_REDEEMS();
 	for (i = 0; i < self->n; i++)
 		ASSERT_EQ(0, fcntl(self->got[i], F_GETFD)) TH_LOG("descriptor %d", i);
@@ -391,6 +413,34 @@ TEST_F(batch, expiry_drops_every_pin)
 	EXPECT_EQ(-1, sd_redeem_batch(self->dev, &self->c, 0, self->got,
 				      self->n));
 	EXPECT_EQ(ENOENT, errno);
+}
+
+/*
+ * The target exits without redeeming: the sweeper reaps the batch and
+ * drops every pin at once (within 2 x sweep_ms, SOCKDUP.md section 3).
+ */
+TEST_F(batch, target_exit_drops_every_pin)
+{
+	int ctl, open_peer, v;
+	pid_t pid;
+
+	ASSERT_EQ(0, sd_revoke(self->dev, &self->c));
+	pid = sd_fork(&ctl);
+	ASSERT_LE(0, pid) TH_LOG("%s", sd_errmsg());
+	if (pid == 0)
+		_exit(sd_recv_int(ctl, &v, SD_WAIT_MS) ? 1 : 0);
+	ASSERT_EQ(0, sd_share_batch(self->dev, self->a, self->n, pid,
+				    LONG_TTL_MS, &self->c));
+	EXPECT_EQ(self->pending + self->n, sd_pending(self->dev));
+	ASSERT_EQ(0, sd_send_int(ctl, 1));
+	EXPECT_EQ(0, sd_wait(pid));
+	close(ctl);
+	close_all(self->a, self->n);
+	memset(self->a, 0xff, sizeof(self->a));
+	open_peer = first_peer_open(self->b, self->n);
+	EXPECT_EQ(-1, open_peer) TH_LOG("socket %d still pinned", open_peer);
+	EXPECT_EQ(self->pending, sd_wait_pending(self->dev, self->pending,
+						  SD_WAIT_MS));
 }
 
 /* --- SHARE of a batch: refused as a whole ------------------------------ */
@@ -550,7 +600,7 @@ TEST_F(share, batch_max_shares_one_more_einval)
 				     getpid(), 0, NULL));
 	EXPECT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, sd_share_batch(self->dev, fds, SOCKDUP_BATCH_MAX,
-				    getpid(), 0, &c))
+				    getpid(), LONG_TTL_MS, &c))
 		TH_LOG("SHARE of %d: %s", SOCKDUP_BATCH_MAX, strerror(errno));
 	EXPECT_EQ(self->pending + SOCKDUP_BATCH_MAX, sd_pending(self->dev));
 	ASSERT_EQ(SOCKDUP_BATCH_MAX, sd_redeem_batch(self->dev, &c, 0, got,
@@ -578,7 +628,8 @@ TEST_F(share, edquot_and_enospc_count_sockets)
 	EXPECT_EQ(EDQUOT, errno);
 	EXPECT_EQ(self->pending, sd_pending(self->dev));
 	ASSERT_EQ(0, sd_param_set("max_per_user", st.user_pending + 16));
-	ASSERT_EQ(0, sd_share_batch(self->dev, self->a, 16, getpid(), 0, &c))
+	ASSERT_EQ(0, sd_share_batch(self->dev, self->a, 16, getpid(),
+				    LONG_TTL_MS, &c))
 		TH_LOG("SHARE: %s", strerror(errno));
 	ASSERT_EQ(0, sd_stats(self->dev, &st));
 	EXPECT_EQ(self->pending + 16, (long long)st.pending);
@@ -600,7 +651,8 @@ TEST_F(share, redeem_einval_fds_without_nr_fds_or_reserved2)
 	struct sd_cookie c;
 	int fd;
 
-	ASSERT_EQ(0, sd_share(self->dev, self->a[0], getpid(), 0, &c));
+	ASSERT_EQ(0, sd_share(self->dev, self->a[0], getpid(), LONG_TTL_MS,
+			      &c));
 	memcpy(rd.cookie, c.b, sizeof(rd.cookie));
 	EXPECT_EQ(-1, ioctl(self->dev, SOCKDUP_IOC_REDEEM, &rd));
 	EXPECT_EQ(EINVAL, errno);
@@ -726,14 +778,15 @@ static int start_racers(FIXTURE_DATA(race) *self, int n, int mode)
  */
 TEST_F_TIMEOUT(race, threads_redeem_same_batch, 300)
 {
+	long long start = sd_now_ms();
 	int round, i, bad = 0;
 
 	ASSERT_EQ(0, start_racers(self, NRACERS, MODE_REDEEM));
-	for (round = 0; round < RACE_ROUNDS; round++) {
+	for (round = 0; race_more(round, start); round++) {
 		int winners = 0, winner = -1;
 
 		ASSERT_EQ(0, sd_share_batch(self->a.dev, self->s, RACE_N,
-					    getpid(), 0, &self->a.c));
+					    getpid(), LONG_TTL_MS, &self->a.c));
 		pthread_barrier_wait(&self->a.start);
 		pthread_barrier_wait(&self->a.done);
 		for (i = 0; i < NRACERS; i++) {
@@ -769,14 +822,15 @@ TEST_F_TIMEOUT(race, threads_redeem_same_batch, 300)
 TEST_F_TIMEOUT(race, redeem_batch_against_revoke, 300)
 {
 	int round, bad = 0, redeems = 0, revokes = 0;
+	long long start = sd_now_ms();
 	int got[RACE_N];
 
 	ASSERT_EQ(0, start_racers(self, 1, MODE_REVOKE));
-	for (round = 0; round < RACE_ROUNDS * 2; round++) {
+	for (round = 0; race_more(round / 2, start); round++) {
 		int ret, err, after;
 
 		ASSERT_EQ(0, sd_share_batch(self->a.dev, self->s, RACE_N,
-					    getpid(), 0, &self->a.c));
+					    getpid(), LONG_TTL_MS, &self->a.c));
 		pthread_barrier_wait(&self->a.start);
 		ret = sd_redeem_batch(self->a.dev, &self->a.c, 0, got, RACE_N);
 		err = ret < 0 ? errno : 0;
@@ -796,7 +850,8 @@ TEST_F_TIMEOUT(race, redeem_batch_against_revoke, 300)
 			close_all(got, RACE_N);
 	}
 	EXPECT_EQ(0, bad);
-	TH_LOG("redeem won %d, revoke won %d", redeems, revokes);
+	TH_LOG("redeem won %d, revoke won %d of %d rounds", redeems, revokes,
+	       round);
 }
 
 /*
@@ -807,9 +862,10 @@ TEST_F_TIMEOUT(race, redeem_batch_against_revoke, 300)
 TEST_F_TIMEOUT(race, redeem_batch_against_expiry, 300)
 {
 	int round, bad = 0, redeems = 0, expired = 0;
+	long long start = sd_now_ms();
 	int got[RACE_N];
 
-	for (round = 0; round < RACE_ROUNDS * 2; round++) {
+	for (round = 0; race_more(round / 2, start); round++) {
 		int ret, err, after;
 
 		ASSERT_EQ(0, sd_share_batch(self->a.dev, self->s, RACE_N,
@@ -836,7 +892,8 @@ TEST_F_TIMEOUT(race, redeem_batch_against_expiry, 300)
 	EXPECT_EQ(self->pending, sd_wait_pending(self->a.dev, self->pending,
 						  SD_WAIT_MS));
 	EXPECT_EQ(0, bad);
-	TH_LOG("redeemed %d, expired first %d", redeems, expired);
+	TH_LOG("redeemed %d, expired first %d of %d rounds", redeems, expired,
+	       round);
 }
 
 /*
@@ -847,12 +904,13 @@ TEST_F_TIMEOUT(race, redeem_batch_against_expiry, 300)
 TEST_F_TIMEOUT(race, batch_share_against_close, 300)
 {
 	int round, i, bad = 0, shared = 0, refused = 0;
+	long long start = sd_now_ms();
 	unsigned long long ino[RACE_N];
 	int got[RACE_N];
 
 	self->a.close_fds = self->s;
 	ASSERT_EQ(0, start_racers(self, 1, MODE_CLOSE));
-	for (round = 0; round < RACE_ROUNDS; round++) {
+	for (round = 0; race_more(round, start); round++) {
 		int ret, err, open_peer;
 
 		if (round)
@@ -860,8 +918,8 @@ TEST_F_TIMEOUT(race, batch_share_against_close, 300)
 		for (i = 0; i < RACE_N; i++)
 			ino[i] = sd_inode(self->s[i]);
 		pthread_barrier_wait(&self->a.start);
-		ret = sd_share_batch(self->a.dev, self->s, RACE_N, getpid(), 0,
-				     &self->a.c);
+		ret = sd_share_batch(self->a.dev, self->s, RACE_N, getpid(),
+				     LONG_TTL_MS, &self->a.c);
 		err = ret < 0 ? errno : 0;
 		pthread_barrier_wait(&self->a.done);
 		/* The closer closed them all. */
@@ -895,7 +953,8 @@ TEST_F_TIMEOUT(race, batch_share_against_close, 300)
 			TH_LOG("round %d: shares left pending", round);
 	}
 	EXPECT_EQ(0, bad);
-	TH_LOG("shared whole %d, refused %d", shared, refused);
+	TH_LOG("shared whole %d, refused %d of %d rounds", shared, refused,
+	       round);
 }
 
 TEST_HARNESS_MAIN
