@@ -7,8 +7,10 @@
 # and ends with the targets of every kernel it ran side by side, each met or
 # MISSED (bench/summary.sh; also in build/bench-summary.txt).
 #
-# Usage: bench/run.sh [KERNEL...]   (a series such as 6.12 or a release;
-#                                   default: selftests/qemu/kernels.sh)
+# Usage: bench/run.sh [KERNEL...]   (a series such as 6.12, a release, or a
+#                                   major version such as 7 for the newest
+#                                   prepared 7.x image; default:
+#                                   selftests/qemu/kernels.sh)
 # Environment: BENCH_QUICK=1, BENCH_ROUNDS=N, BENCH_BATCH=N (passed to the
 # guest on the kernel command line), and run-vm.sh's SOCKDUP_VM_* knobs.
 # Exit status: 0 when the program ran every case on every kernel, whatever
@@ -53,11 +55,19 @@ for k in "${kernels[@]}"; do
 	if [[ $k =~ ^[0-9]+\.[0-9]+$ ]]; then
 		rel=$(selftests/qemu/kernels.sh "$k") || { rc=1; continue; }
 	fi
-	out=build/$rel
 	echo "bench: $rel (QEMU $accel, $vm_cpus vCPUs, $vm_mem MB)" >&2
-	mkdir -p "$out"
+	log=$(mktemp)
 	vrc=0
-	selftests/qemu/run-vm.sh "$rel" bench "${args[@]}" >"$out/bench-run.txt" 2>&1 || vrc=$?
+	selftests/qemu/run-vm.sh "$rel" bench "${args[@]}" >"$log" 2>&1 || vrc=$?
+	# A major version (KERNEL=7) boots the newest prepared image of that
+	# line: its release, and so the output directory, is what the run says.
+	if [[ $k =~ ^[0-9]+$ ]]; then
+		rel=$(sed -n 's/^# kernel \([^ ]*\) .*/\1/p' "$log" | tail -n 1)
+		[ -n "$rel" ] || rel=$k
+	fi
+	out=build/$rel
+	mkdir -p "$out"
+	mv "$log" "$out/bench-run.txt"
 	verdict=$out/verdict-bench.log
 	if ! grep -q '^@@sockdup json ' "$verdict" 2>/dev/null; then
 		echo "bench: $rel: no results; see $out/bench-run.txt and $out/console-bench.log" >&2
