@@ -6,10 +6,15 @@
 #ifndef _SOCKDUP_COMPAT_H
 #define _SOCKDUP_COMPAT_H
 
-#include <linux/file.h>
-#include <linux/slab.h>
 #include <linux/version.h>
-#include <linux/workqueue.h>
+
+/*
+ * Each item below comes after the headers it needs: scripts/upstream.py
+ * inlines the items for the kernel tree and adds those headers to the
+ * files that use them.
+ */
+
+#include <linux/file.h>
 
 /**
  * sockdup_receive_fd() - install a file in the caller's descriptor table
@@ -34,6 +39,8 @@ static inline int sockdup_receive_fd(struct file *file, unsigned int o_flags)
 #endif
 }
 
+#include <linux/workqueue.h>
+
 /*
  * sockdup_wq - the system workqueue for sockdup's per-cpu work (the
  * sweeper).  Linux 6.17 added system_percpu_wq under that name and from
@@ -44,6 +51,8 @@ static inline int sockdup_receive_fd(struct file *file, unsigned int o_flags)
 #else
 #define sockdup_wq system_wq
 #endif
+
+#include <linux/slab.h>
 
 /*
  * SOCKDUP_TYPESAFE_CACHE: whether sockdup_cache_create() makes a
@@ -93,5 +102,14 @@ static inline struct kmem_cache *sockdup_cache_create(const char *name,
 	return kmem_cache_create(name, size, align, flags, NULL);
 #endif
 }
+
+/*
+ * kzalloc_obj() - kzalloc() sized by the object it points to.  Newer
+ * kernels have it (6.12 does not) and checkpatch asks for it there; it is
+ * a macro, so it is probed with #ifndef rather than a version.
+ */
+#ifndef kzalloc_obj
+#define kzalloc_obj(P, gfp) kzalloc(sizeof(P), gfp)
+#endif
 
 #endif /* _SOCKDUP_COMPAT_H */

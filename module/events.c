@@ -33,6 +33,7 @@
 #include <linux/uaccess.h>
 #include <linux/wait.h>
 
+#include "compat.h"
 #include "sockdup_core.h"
 
 /* Records a queue holds, the overflow record included: one page. */
@@ -96,7 +97,7 @@ struct sockdup_evq *sockdup_evq_alloc(void)
 	/* The ABI is fixed (uapi/linux/sockdup.h). */
 	BUILD_BUG_ON(sizeof(struct sockdup_event) != 40);
 
-	q = kzalloc(sizeof(*q), GFP_KERNEL_ACCOUNT);
+	q = kzalloc_obj(*q, GFP_KERNEL_ACCOUNT);
 	if (!q)
 		return NULL;
 	refcount_set(&q->ref, 1);

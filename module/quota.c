@@ -27,6 +27,7 @@
 #include <linux/spinlock.h>
 #include <linux/user_namespace.h>
 
+#include "compat.h"
 #include "sockdup_core.h"
 
 /* Value of &sockdup_user.pending once the record is being freed. */
@@ -87,7 +88,7 @@ static int sockdup_user_add(kuid_t uid)
 {
 	struct sockdup_user *u;
 
-	u = kzalloc(sizeof(*u), GFP_KERNEL);
+	u = kzalloc_obj(*u, GFP_KERNEL);
 	if (!u)
 		return -ENOMEM;
 	u->uid = uid;
