@@ -38,6 +38,16 @@
 #   complete entry of SERIES is used, with a warning.
 # Usage: kernel.sh --resolve [SERIES]
 #   Prints "<release> <version> <source-package>": what would be prepared.
+# Usage: kernel.sh --source [SERIES]
+#   Prints the directory of a pristine (never built in, never patched)
+#   extraction of the linux-source package of that version, cached as
+#   $CACHE/src-<pkgver>/linux-source-N.M/: the source the debug kernel and
+#   the upstream lane (selftests/upstream/) start from.  Beside it,
+#   src-<pkgver>/git is a git repository of the tree as extracted (one
+#   commit, kept outside the tree so that the kernel's setlocalversion does
+#   not see it), onto which the upstream lane applies the series with
+#   `git am`; src-<pkgver>/version holds the package version.  Only the
+#   newest version's source is kept.
 #
 # Environment: SOCKDUP_NEWEST_CACHE (default /var/cache/sockdup/newest-kernel,
 # or ~/.cache/sockdup/newest-kernel when that is not writable),
@@ -51,12 +61,13 @@ die() { echo "newest-kernel: error: $*" >&2; exit 1; }
 log() { echo "newest-kernel: $*" >&2; }
 
 resolve_only=0
-if [ "${1:-}" = --resolve ]; then
-	resolve_only=1
-	shift
-fi
+source_only=0
+case "${1:-}" in
+--resolve) resolve_only=1; shift ;;
+--source) source_only=1; shift ;;
+esac
 series=${1:-7}
-[[ $series =~ ^[0-9]+$ ]] || die "usage: $0 [--resolve] [SERIES]  (SERIES: a major version such as 7)"
+[[ $series =~ ^[0-9]+$ ]] || die "usage: $0 [--resolve | --source] [SERIES]  (SERIES: a major version such as 7)"
 
 suite=${SOCKDUP_NEWEST_SUITE:-trixie-backports}
 niceness=${NEWEST_KERNEL_NICE:-10}
@@ -73,7 +84,7 @@ aptdir=$cache/apt
 mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial" \
 	"$aptdir/sources.list.d" "$aptdir/preferences.d"
 
-for tool in apt-get apt-cache dpkg-deb gcc make flex bison bc xz; do
+for tool in apt-get apt-cache dpkg-deb gcc make flex bison bc xz git; do
 	command -v $tool >/dev/null ||
 		die "$tool missing (selftests/qemu/deps.sh installs what this needs)"
 done
@@ -166,7 +177,13 @@ fi
 t0=$(date +%s)
 if ! papt -q update >"$aptdir/update.log" 2>&1 ||
    grep -qE '^(E: |W: (Failed to fetch|Some index files failed))' "$aptdir/update.log"; then
-	if [ "$resolve_only" = 0 ] && e=$(last_entry); then
+	if [ "$source_only" = 1 ] && e=$(ls -1dt "$cache"/src-"$series".*/.extracted 2>/dev/null | head -n 1) &&
+	   [ -n "$e" ]; then
+		log "warning: cannot reach $suite ($(grep -m 1 '^[WE]: ' "$aptdir/update.log" || echo 'apt-get update failed')); using the cached source in ${e%/.extracted}"
+		ls -d "${e%/.extracted}"/linux-source-*/
+		exit 0
+	fi
+	if [ "$resolve_only" = 0 ] && [ "$source_only" = 0 ] && e=$(last_entry); then
 		log "warning: cannot reach $suite ($(grep -m 1 '^[WE]: ' "$aptdir/update.log" || echo 'apt-get update failed')); using the cached $(cat "$e/release")"
 		touch "$e/.last-used"
 		echo "$e"
@@ -185,6 +202,44 @@ fi
 
 # Keep the path free of characters Kbuild dislikes ('~' from backports).
 entry=$cache/${release}_$(printf '%s' "$version" | tr -c 'A-Za-z0-9.+-' '_')
+
+# --source: the pristine source of this version, extracted once.  Older
+# versions' sources go when a new one is extracted.
+if [ "$source_only" = 1 ]; then
+	srcroot=$cache/src-$(printf '%s' "$version" | tr -c 'A-Za-z0-9.+-' '-')
+	if [ ! -f "$srcroot/.extracted" ]; then
+		log "extracting the pristine $srcpkg $version into $srcroot"
+		rm -rf "$srcroot" "$srcroot.tmp"
+		mkdir -p "$srcroot.tmp/debs"
+		t0=$(date +%s)
+		(cd "$srcroot.tmp/debs" && papt -q download "$srcpkg=$version") \
+			>"$srcroot.tmp/download.log" 2>&1 ||
+			{ cat "$srcroot.tmp/download.log" >&2; die "apt-get download $srcpkg=$version failed"; }
+		dpkg-deb --fsys-tarfile "$srcroot.tmp/debs/${srcpkg}_"*.deb |
+			nice -n "$niceness" tar -xO "./usr/src/$srcpkg.tar.xz" |
+			nice -n "$niceness" tar -xJ -C "$srcroot.tmp"
+		[ -f "$srcroot.tmp/$srcpkg/Makefile" ] || die "unexpected layout of $srcpkg"
+		rm -rf "$srcroot.tmp/debs"
+		echo "$version" >"$srcroot.tmp/version"
+		log "recording the extracted tree in $srcroot/git (once per version)"
+		g=(git --git-dir="$srcroot.tmp/git" --work-tree="$srcroot.tmp/$srcpkg"
+			-c user.name="$srcpkg" -c user.email="$srcpkg@packages.debian.org"
+			-c core.autocrlf=false -c gc.auto=0)
+		"${g[@]}" init -q
+		nice -n "$niceness" "${g[@]}" add -A -f .
+		nice -n "$niceness" "${g[@]}" commit -q -m "$srcpkg $version" ||
+			die "cannot record $srcpkg in git (git commit failed)"
+		mv "$srcroot.tmp" "$srcroot"
+		touch "$srcroot/.extracted"
+		for e in "$cache"/src-*/; do
+			e=${e%/}
+			[ "$e" = "$srcroot" ] || { log "pruning old source $e"; rm -rf -- "$e"; }
+		done
+		log "extracted $srcpkg $version in $(($(date +%s) - t0)) s"
+	fi
+	echo "$srcroot/$srcpkg"
+	exit 0
+fi
 describe="linux-image-$release $version, $srcpkg, linux-headers-$release from $suite"
 
 complete() { [ -f "$entry/.done" ] && [ -f "$entry/bzImage" ]; }
@@ -206,6 +261,7 @@ prune() {
 	done
 	for e in "$cache"/*_*/; do
 		e=${e%/}
+		case ${e##*/} in src-*) continue ;; esac
 		[ -f "$e/.last-used" ] || [ "$e" = "$entry" ] ||
 			{ log "pruning unfinished $e"; rm -rf -- "$e"; }
 	done
