@@ -1,24 +1,29 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# Build (once) and cache the sockdup debug kernel: Debian's linux-source-6.12
-# configured as `tinyconfig` + sockdup-debug.config (KASAN, lockdep, kmemleak,
-# DEBUG_OBJECTS, UBSAN, fault injection).
+# Build (once) and cache the sockdup debug kernel: the newest linux-source-7.x
+# of trixie-backports (the pristine source newest/kernel.sh --source
+# extracts) configured as `tinyconfig` + sockdup-debug.config (KASAN,
+# lockdep, kmemleak, DEBUG_OBJECTS, UBSAN, fault injection).  sockdup itself
+# is not part of this build: the upstream lane (selftests/upstream/) applies
+# the patch series to this tree in a private overlay, sets CONFIG_SOCKDUP=m
+# and builds drivers/misc/sockdup/ in-tree against this O= tree, each run,
+# without touching the cache.
 #
 # The kernel lives outside the clone, keyed by the source package version and
 # the fragment's sha256, so that a warm run (and CI on the same machine) reuses
 # it.  Layout of the cache:
 #
-#   $CACHE/src-<pkgver>/linux-source-6.12/  pristine source, shared by builds
-#   $CACHE/<pkgver>-<sha12>/build/          O= tree (KDIR for out-of-tree modules)
+#   $CACHE/<pkgver>-<sha12>/build/          O= tree of the pristine source
 #   $CACHE/<pkgver>-<sha12>/bzImage         the kernel to boot
 #   $CACHE/<pkgver>-<sha12>/release         `make kernelrelease`
+#   $CACHE/<pkgver>-<sha12>/source          path of the source tree it was built from
 #   $CACHE/<pkgver>-<sha12>/build.log       log of the last build
 #   $CACHE/<pkgver>-<sha12>/.done           written last: the entry is complete
 #   $CACHE/<pkgver>-<sha12>/.last-used      touched on every use
 #
 # After a build, only the DEBUG_KERNEL_KEEP (default 2) most recently used
-# entries are kept, and source trees no kept entry needs are removed.
+# entries are kept.
 #
 # Usage: build-kernel.sh [--dir | --check]
 #   (no option)  build if needed; print the entry directory on the last line
@@ -28,13 +33,13 @@
 # Environment: SOCKDUP_DEBUG_CACHE (default /var/cache/sockdup/debug-kernel,
 # or ~/.cache/sockdup/debug-kernel when that is not writable),
 # DEBUG_KERNEL_JOBS (default 2), DEBUG_KERNEL_NICE (default 10),
-# DEBUG_KERNEL_KEEP (default 2).
+# DEBUG_KERNEL_KEEP (default 2); newest/kernel.sh's variables choose the
+# source.
 
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fragment=$here/sockdup-debug.config
-tarball=/usr/src/linux-source-6.12.tar.xz
 # /var/cache for root (CI), the user's cache directory otherwise.
 if [ -n "${SOCKDUP_DEBUG_CACHE:-}" ]; then
 	cache=$SOCKDUP_DEBUG_CACHE
@@ -51,17 +56,18 @@ keep=${DEBUG_KERNEL_KEEP:-2}
 die() { echo "debug-kernel: error: $*" >&2; exit 1; }
 log() { echo "debug-kernel: $*" >&2; }
 
-pkgver=$(dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null) ||
-	die "package linux-source-6.12 is not installed"
-[ -r "$tarball" ] || die "$tarball missing (package linux-source-6.12)"
 [ -r "$fragment" ] || die "$fragment missing"
-
-# Keep the path free of characters Kbuild dislikes ('~' from backports).
-safever=$(printf '%s' "$pkgver" | tr -c 'A-Za-z0-9._+-' '_')
+# The pristine source of the newest 7.x (downloaded and extracted once).
+src=$("$here/../newest/kernel.sh" --source | tail -n 1) ||
+	die "no linux-source-7.x (selftests/qemu/newest/kernel.sh --source failed)"
+src=${src%/}
+[ -f "$src/Makefile" ] || die "$src is not a kernel source tree"
+# src-<pkgver>/linux-source-N.M: the directory names the package version.
+safever=$(basename "$(dirname "$src")")
+safever=${safever#src-}
+pkgver="$(basename "$src") $safever"
 fraghash=$(sha256sum "$fragment" | cut -c1-12)
 entry=$cache/$safever-$fraghash
-srcroot=$cache/src-$safever
-src=$srcroot/linux-source-6.12
 obj=$entry/build
 
 case "${1:-}" in
@@ -115,27 +121,9 @@ prune() {
 		[ -f "$e/.last-used" ] || [ "$e" = "$entry" ] ||
 			{ log "pruning unfinished $e"; rm -rf -- "$e"; }
 	done
-	for e in "$cache"/src-*/; do
-		e=${e%/}
-		[ -d "$e" ] || continue
-		v=${e##*/src-}
-		ls -d "$cache/$v"-*/ >/dev/null 2>&1 ||
-			{ log "pruning unused source $e"; rm -rf -- "$e"; }
-	done
 }
 
 start=$(date +%s)
-
-if [ ! -f "$srcroot/.extracted" ]; then
-	log "extracting $tarball ($pkgver) into $srcroot"
-	rm -rf "$srcroot" "$srcroot.tmp"
-	mkdir -p "$srcroot.tmp"
-	nice -n "$niceness" tar -xJf "$tarball" -C "$srcroot.tmp"
-	[ -f "$srcroot.tmp/linux-source-6.12/Makefile" ] ||
-		die "unexpected layout of $tarball"
-	mv "$srcroot.tmp" "$srcroot"
-	touch "$srcroot/.extracted"
-fi
 
 mkdir -p "$obj"
 buildlog=$entry/build.log
@@ -179,9 +167,10 @@ kmake -j"$jobs" all
 [ -f "$obj/Module.symvers" ] || die "no Module.symvers in $obj"
 make -s -C "$src" O="$obj" ARCH=x86_64 kernelrelease >"$entry/release" 2>>"$buildlog"
 cp "$obj/arch/x86/boot/bzImage" "$entry/bzImage"
+echo "$src" >"$entry/source"
 end=$(date +%s)
 {
-	echo "package=linux-source-6.12 $pkgver"
+	echo "package=$pkgver"
 	echo "fragment_sha256=$(sha256sum "$fragment" | cut -d' ' -f1)"
 	echo "release=$(cat "$entry/release")"
 	echo "build_seconds=$((end - start))"
