@@ -357,7 +357,7 @@ TEST_F(events, epoll_level_and_edge_triggered)
 
 TEST_F(events, forks_share_the_queue_of_the_file)
 {
-	struct sockdup_share mine, childs;
+	struct sockdup_share mine, theirs;
 	struct sockdup_event ev[2];
 	int ctl[2], st;
 	pid_t pid;
@@ -373,21 +373,21 @@ TEST_F(events, forks_share_the_queue_of_the_file)
 
 		/* The child shares through the inherited descriptor... */
 		if (sd_share(self->dev, self->sock, self->target.pid,
-			     LONG_TTL_MS, &childs) ||
-		    send(ctl[1], &childs, sizeof(childs), 0) < 0)
+			     LONG_TTL_MS, &theirs) ||
+		    send(ctl[1], &theirs, sizeof(theirs), 0) < 0)
 			_exit(1);
 		/* ...and sees the parent's share end. */
 		if (ev_wait(self->dev, &cev) != 1 || cev.id != mine.id)
 			_exit(2);
 		_exit(0);
 	}
-	ASSERT_EQ(sizeof(childs), recv(ctl[0], &childs, sizeof(childs), 0));
+	ASSERT_EQ(sizeof(theirs), recv(ctl[0], &theirs, sizeof(theirs), 0));
 	ASSERT_EQ(0, sd_revoke(self->dev, mine.cookie));
 	ASSERT_EQ(0, waitpid(pid, &st, 0) == pid ? WEXITSTATUS(st) : -1);
 	/* The child's share, ended after the child exited, is reported here. */
-	ASSERT_LE(0, agent_redeem(&self->target, childs.cookie, 0, NULL));
+	ASSERT_LE(0, agent_redeem(&self->target, theirs.cookie, 0, NULL));
 	ASSERT_EQ(1, ev_read(self->dev, ev, 2));
-	EXPECT_EQ(childs.id, ev[0].id);
+	EXPECT_EQ(theirs.id, ev[0].id);
 	EXPECT_EQ(SOCKDUP_EVENT_REDEEMED, ev[0].type);
 	close(ctl[0]);
 	close(ctl[1]);

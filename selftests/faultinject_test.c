@@ -69,7 +69,7 @@ static const struct knob {
 	{ DEBUGFS "/fail_page_alloc/verbose", "0", false },
 	{ DEBUGFS "/fail_usercopy/verbose", "0", false },
 };
-#define NR_KNOBS (sizeof(knobs) / sizeof(knobs[0]))
+#define NR_KNOBS ARRAY_SIZE(knobs)
 
 struct fdset {
 	int n;
@@ -405,7 +405,7 @@ static bool account(struct __test_metadata *_metadata, FIXTURE_DATA(fi) *self,
 
 static void report(FIXTURE_DATA(fi) *self, const char *what)
 {
-	ksft_print_msg("%s: %d fault points, %d failed the call (ENOMEM %d, EFAULT %d), %d absorbed\n",
+	ksft_print_msg("%s: %d fault points, %d failed (ENOMEM %d, EFAULT %d), %d absorbed\n",
 		       what, self->points, self->failures, self->errs[0], self->errs[1],
 		       self->survived);
 }
@@ -493,7 +493,8 @@ static void walk_share(struct __test_metadata *_metadata, FIXTURE_DATA(fi) *self
 			check_books(_metadata, self, extra, n);
 			close(s[0]);
 			EXPECT_EQ(1, peer_sees_eof(s[1]))
-				TH_LOG("fault %u: failed SHARE (%s) pinned the socket", n, strerror(err));
+				TH_LOG("fault %u: failed SHARE (%s) pinned the socket",
+				       n, strerror(err));
 		}
 		close(s[1]);
 		check_books(_metadata, self, extra, n);

@@ -516,7 +516,7 @@ static uint32_t pick_ttl(struct thr *t)
 
 	if (chance(&t->rng, 5))
 		return (uint32_t)rnd(&t->rng);
-	return ttls[below(&t->rng, sizeof(ttls) / sizeof(ttls[0]))];
+	return ttls[below(&t->rng, ARRAY_SIZE(ttls))];
 }
 
 /*
@@ -562,7 +562,8 @@ static void check_redeemed(struct thr *t, int fd, const struct snap *s, bool clo
 		violation("%s returned fd %d of mode %o, not a socket", how, fd, st.st_mode);
 	if (s) {
 		if (s->target != getpid())
-			violation("%s: process %d redeemed a cookie for %d", how, getpid(), s->target);
+			violation("%s: process %d redeemed a cookie for %d", how,
+				  getpid(), s->target);
 		if (s->ino && s->ino != (uint64_t)st.st_ino)
 			violation("%s: inode %" PRIu64 " != shared %" PRIu64, how,
 				  (uint64_t)st.st_ino, s->ino);
@@ -802,7 +803,7 @@ static const unsigned long cmds[] = {
 	SOCKDUP_IOC_SHARE, SOCKDUP_IOC_REDEEM, SOCKDUP_IOC_REVOKE,
 	SOCKDUP_IOC_QUERY, SOCKDUP_IOC_STATS, SOCKDUP_IOC_LIST,
 };
-#define NR_CMDS (sizeof(cmds) / sizeof(cmds[0]))
+#define NR_CMDS ARRAY_SIZE(cmds)
 
 /* Random but plausible contents for command @cmd in t->buf. */
 static void fill_arg(struct thr *t, unsigned long cmd, unsigned char *p)
@@ -962,7 +963,10 @@ static void do_random(struct thr *t)
 		if (_IOC_TYPE(cmd) == SOCKDUP_IOC_MAGIC && _IOC_NR(cmd) == _IOC_NR(cmds[i]))
 			return;		/* that is do_extended's / do_mangled's job */
 	memset(t->buf, 0, 256);
-	ret = ioctl(t->dev, cmd, chance(&t->rng, 50) ? (void *)t->buf : (void *)(uintptr_t)rnd(&t->rng));
+	if (chance(&t->rng, 50))
+		ret = ioctl(t->dev, cmd, t->buf);
+	else
+		ret = ioctl(t->dev, cmd, (void *)(uintptr_t)rnd(&t->rng));
 	err = errno;
 	/* The VFS handles a few generic numbers (FIONBIO, FIOCLEX...) itself. */
 	if (_IOC_TYPE(cmd) != SOCKDUP_IOC_MAGIC) {
@@ -1013,6 +1017,7 @@ static void do_badptr(struct thr *t)
 {
 	unsigned long cmd = cmds[below(&t->rng, NR_CMDS)];
 	unsigned int size = _IOC_SIZE(cmd);
+	unsigned char mapped;
 	void *p;
 	long ret;
 	int err;
@@ -1028,13 +1033,15 @@ static void do_badptr(struct thr *t)
 		p = (void *)0xffff888000000000ULL;
 		break;
 	case 3:
-		/* a random address, drawn again while it lands in a mapped
+		/*
+		 * a random address, drawn again while it lands in a mapped
 		 * page (in a 32-bit process a good share of them would) or
-		 * where the main stack may grow, which a fault would map */
+		 * where the main stack may grow, which a fault would map
+		 */
 		do
 			p = (void *)(uintptr_t)rnd(&t->rng);
 		while (!mincore((void *)((uintptr_t)p & ~(uintptr_t)4095), 1,
-				(unsigned char[1]){ 0 }) ||
+				&mapped) ||
 		       in_stack_zone((uintptr_t)p));
 		break;
 	case 4:	/* straddles the guard page */
@@ -1118,7 +1125,7 @@ static void do_events(struct thr *t)
 		    ev.type < SOCKDUP_EVENT_REDEEMED ||
 		    ev.type > SOCKDUP_EVENT_OVERFLOW ||
 		    ev.type == SOCKDUP_EVENT_UNLOADED)
-			violation("EVENTS: bad record: size %u type %u id %llu pid %d flags %#x lost %llu",
+			violation("bad event: size %u type %u id %llu pid %d flags %#x lost %llu",
 				  ev.size, ev.type, (unsigned long long)ev.id,
 				  ev.pid, ev.flags, (unsigned long long)ev.lost);
 	}
@@ -1180,8 +1187,8 @@ static void child_main(struct thr *t, int rd)
 			memcpy(v.cookie, g[i].cookie, SOCKDUP_COOKIE_SIZE);
 			ret = ioctl(t->dev, SOCKDUP_IOC_REVOKE, &v);
 			err = errno;
-			check_errno(OP_CHILD_REDEEM, "decline", allowed(_IOC_NR(SOCKDUP_IOC_REVOKE)),
-				    ret, err);
+			check_errno(OP_CHILD_REDEEM, "decline",
+				    allowed(_IOC_NR(SOCKDUP_IOC_REVOKE)), ret, err);
 			if (ret == 0)
 				rec_consume(&s, "child REVOKE");
 			continue;
@@ -1212,7 +1219,8 @@ static void child_main(struct thr *t, int rd)
 				struct snap now;
 
 				sd_sleep_ms(sd_ms(1000));
-				if (rec_read(s.slot, &now) && now.gen == s.gen && !now.consumed_before)
+				if (rec_read(s.slot, &now) && now.gen == s.gen &&
+				    !now.consumed_before)
 					violation("child REDEEM: EMFILE consumed the cookie");
 			}
 		}
@@ -1340,7 +1348,8 @@ static bool keep_going(struct thr *t, uint64_t deadline)
 	if ((t->iters & 63) == 0 && now_ms() >= deadline)
 		return false;
 	if (sh->max_iterations &&
-	    atomic_fetch_add_explicit(&sh->iterations, 1, memory_order_relaxed) >= sh->max_iterations)
+	    atomic_fetch_add_explicit(&sh->iterations, 1, memory_order_relaxed) >=
+	    sh->max_iterations)
 		return false;
 	if (!sh->max_iterations)
 		atomic_fetch_add_explicit(&sh->iterations, 1, memory_order_relaxed);
@@ -1377,7 +1386,8 @@ static void *thread_main(void *arg)
 
 		t->listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (t->listener >= 0 &&
-		    (bind(t->listener, (struct sockaddr *)&a, sizeof(a)) || listen(t->listener, 64))) {
+		    (bind(t->listener, (struct sockaddr *)&a, sizeof(a)) ||
+		     listen(t->listener, 64))) {
 			close(t->listener);
 			t->listener = -1;
 		}
@@ -1460,7 +1470,7 @@ static void worker_main(int proc, uint64_t seed, int nthreads)
 static const char *const params[] = {
 	"max_per_user", "max_total", "default_ttl_ms", "max_ttl_ms",
 };
-#define NR_PARAMS (sizeof(params) / sizeof(params[0]))
+#define NR_PARAMS ARRAY_SIZE(params)
 static char param_saved[NR_PARAMS][32];
 
 static int param_path(char *buf, size_t len, int i)
@@ -1593,13 +1603,15 @@ static void final_checks(int dev, uint64_t base)
 		violation("final STATS: %s", strerror(errno));
 		return;
 	}
-	ksft_print_msg("stats: pending %llu shared %llu redeemed %llu expired %llu revoked %llu reaped %llu refused_user %llu refused_global %llu\n",
+	ksft_print_msg("stats: pending %llu shared %llu redeemed %llu expired %llu revoked %llu\n",
 		       (unsigned long long)st.pending, (unsigned long long)st.shared,
 		       (unsigned long long)st.redeemed, (unsigned long long)st.expired,
-		       (unsigned long long)st.revoked, (unsigned long long)st.reaped,
-		       (unsigned long long)st.refused_user, (unsigned long long)st.refused_global);
+		       (unsigned long long)st.revoked);
+	ksft_print_msg("stats: reaped %llu refused_user %llu refused_global %llu\n",
+		       (unsigned long long)st.reaped, (unsigned long long)st.refused_user,
+		       (unsigned long long)st.refused_global);
 	if (!books_balance(&st))
-		violation("counters do not balance: shared %llu != redeemed + expired + revoked + reaped + pending",
+		violation("counters do not balance: shared %llu != all outcomes + pending",
 			  (unsigned long long)st.shared);
 }
 
@@ -1625,11 +1637,16 @@ static void print_coverage(void)
 				len += snprintf(line + len, sizeof(line) - len, " %s=%" PRIu64,
 						name ? name : "?", c);
 		}
-		ksft_print_msg("  %-12s total=%-8" PRIu64 "%s\n", op_name[op], total, len ? line : "");
+		ksft_print_msg("  %-12s total=%-8" PRIu64 "%s\n", op_name[op], total,
+			       len ? line : "");
 	}
 }
 
-static void usage(const char *argv0)
+/* How to run the same fuzzing again: printed at the start and on failure. */
+#define REPRODUCE_FMT \
+	"reproduce: fuzz_test --seed %#" PRIx64 " --seconds %g --threads %d --procs %d%s\n"
+
+static void print_usage(const char *argv0)
 {
 	fprintf(stderr,
 		"usage: %s [--seed N] [--seconds S] [--iterations N] [--threads T] [--procs P]\n"
@@ -1691,11 +1708,11 @@ int main(int argc, char **argv)
 			twiddle = true;
 			break;
 		default:
-			usage(argv[0]);
+			print_usage(argv[0]);
 		}
 	}
 	if (threads < 1 || threads > MAX_THREADS || procs < 1 || procs > MAX_PROCS || seconds <= 0)
-		usage(argv[0]);
+		print_usage(argv[0]);
 	if (!have_seed) {
 		struct timespec ts;
 
@@ -1705,14 +1722,16 @@ int main(int argc, char **argv)
 
 	ksft_print_header();
 	ksft_set_plan(2);
-	ksft_print_msg("seed=%#" PRIx64 " seconds=%g iterations=%" PRIu64 " threads=%d procs=%d%s\n",
+	ksft_print_msg("seed=%#" PRIx64 " seconds=%g iterations=%" PRIu64
+		       " threads=%d procs=%d%s\n",
 		       seed, seconds, iterations, threads, procs, twiddle ? " params" : "");
-	ksft_print_msg("reproduce: fuzz_test --seed %#" PRIx64 " --seconds %g --threads %d --procs %d%s\n",
-		       seed, seconds, threads, procs, twiddle ? " --params" : "");
+	ksft_print_msg(REPRODUCE_FMT, seed, seconds, threads, procs,
+		       twiddle ? " --params" : "");
 
 	dev = open(SOCKDUP_DEVICE, O_RDWR | O_CLOEXEC);
 	if (dev < 0) {
-		ksft_test_result_skip("fuzz: cannot open %s: %s\n", SOCKDUP_DEVICE, strerror(errno));
+		ksft_test_result_skip("fuzz: cannot open %s: %s\n", SOCKDUP_DEVICE,
+				      strerror(errno));
 		ksft_test_result_skip("fuzz: books\n");
 		ksft_finished();
 	}
@@ -1750,7 +1769,8 @@ int main(int argc, char **argv)
 	while (now_ms() < g_deadline) {
 		if (sh->max_iterations && atomic_load(&sh->iterations) >= sh->max_iterations)
 			break;
-		if (waitpid(-1, &status, WNOHANG) > 0 && !(WIFEXITED(status) && !WEXITSTATUS(status)))
+		if (waitpid(-1, &status, WNOHANG) > 0 &&
+		    !(WIFEXITED(status) && !WEXITSTATUS(status)))
 			violation("a worker died: status %#x", status);
 		if (twiddle && now_ms() - last_param > 500) {
 			params_twiddle(&prng);
@@ -1775,8 +1795,8 @@ int main(int argc, char **argv)
 			if (pid == sh->worker[i] || (pid < 0 && errno == ECHILD))
 				break;
 			if (now_ms() - w0 > (uint64_t)sd_ms(60000)) {
-				violation("worker %d stuck for %d s after the deadline", sh->worker[i],
-					  sd_ms(60000) / 1000);
+				violation("worker %d stuck for %d s after the deadline",
+					  sh->worker[i], sd_ms(60000) / 1000);
 				kill(sh->worker[i], SIGKILL);
 				stuck = true;
 				break;
@@ -1787,9 +1807,11 @@ int main(int argc, char **argv)
 			violation("worker %d killed by signal %d", pid, WTERMSIG(status));
 	}
 
-	ksft_print_msg("%" PRIu64 " iterations in %.1f s (%.0f/s), %" PRIu64 " cookies shared and remembered, %" PRIu64 " consumed, %" PRIu64 " children forked, %" PRIu64 " killed, %" PRIu64 " EMFILE retries\n",
+	ksft_print_msg("%" PRIu64 " iterations in %.1f s (%.0f/s)\n",
 		       (uint64_t)atomic_load(&sh->iterations), (now_ms() - t0) / 1000.0,
-		       atomic_load(&sh->iterations) * 1000.0 / (double)(now_ms() - t0 + 1),
+		       atomic_load(&sh->iterations) * 1000.0 / (double)(now_ms() - t0 + 1));
+	ksft_print_msg("%" PRIu64 " cookies shared and remembered, %" PRIu64 " consumed, %"
+		       PRIu64 " children forked, %" PRIu64 " killed, %" PRIu64 " EMFILE retries\n",
 		       (uint64_t)atomic_load(&sh->nrec), (uint64_t)atomic_load(&sh->consumed_ok),
 		       (uint64_t)atomic_load(&sh->forks), (uint64_t)atomic_load(&sh->kills),
 		       (uint64_t)atomic_load(&sh->emfile_retries));
@@ -1801,8 +1823,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < c && i < MAX_VIOL; i++)
 		ksft_print_msg("VIOLATION: %s\n", sh->viol[i]);
 	if (c)
-		ksft_print_msg("reproduce: fuzz_test --seed %#" PRIx64 " --seconds %g --threads %d --procs %d%s\n",
-			       seed, seconds, threads, procs, twiddle ? " --params" : "");
+		ksft_print_msg(REPRODUCE_FMT, seed, seconds, threads, procs,
+			       twiddle ? " --params" : "");
 	ksft_test_result(c == 0, "fuzz: %d invariant violations (seed %#" PRIx64 ")\n", c, seed);
 	{
 		struct sockdup_stats st;

@@ -325,7 +325,7 @@ TEST_F(abi, e2big_share_trailing_nonzero)
 
 TEST_F(abi, share_larger_size_zero_trailing_works)
 {
-	size_t sz = sizeof(struct sockdup_share), extra;
+	size_t sz = sizeof(struct sockdup_share), extra, nz;
 	struct sockdup_share *sh;
 	struct sd_cookie c;
 	int fd;
@@ -342,9 +342,10 @@ TEST_F(abi, share_larger_size_zero_trailing_works)
 		EXPECT_FALSE(sd_cookie_is_zero(&c));
 		EXPECT_NE(0ULL, sh->id);
 		/* The kernel wrote nothing past what it knows. */
-		for (size_t i = sz; i < sz + extra; i++) {
-			ASSERT_EQ(0, ((char *)sh)[i]) TH_LOG("byte %zu", i);
-		}
+		nz = sz;
+		while (nz < sz + extra && !((char *)sh)[nz])
+			nz++;
+		ASSERT_EQ(sz + extra, nz) TH_LOG("byte %zu is not zero", nz);
 		free(sh);
 		fd = sd_redeem(self->dev, &c, 0);
 		ASSERT_LE(0, fd) TH_LOG("redeem: %s", strerror(errno));

@@ -37,7 +37,7 @@ static const struct {
 	{ V1001, U1000, SK_UNIX_SEQPACKET, true,  true  },	/* E */
 	{ U1000, V1001, SK_TCP6,           true,  true  },	/* F */
 };
-#define NR_SHARES (sizeof(plan) / sizeof(plan[0]))
+#define NR_SHARES ARRAY_SIZE(plan)
 
 FIXTURE(list) {
 	int dev;

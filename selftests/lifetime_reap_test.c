@@ -120,7 +120,7 @@ static void check_reaped(struct __test_metadata *_metadata,
 		TH_LOG("no EOF within %ld ms of the target's exit",
 		       bound + SD_WAIT_MS);
 	eof = sd_now_ms() - t0;
-	TH_LOG("reaped %lld ms after the target exited (sweep_ms %ld, bound %ld + %d, VM stalled up to %lld ms)",
+	TH_LOG("reaped %lld ms after target exit (sweep_ms %ld, bound %ld + %d, stalls %lld ms)",
 	       (long long)eof, self->sweep_ms, bound, sd_ms(STALL_MS),
 	       (long long)stall);
 	sd_timing("reaped after the target's exit", eof,

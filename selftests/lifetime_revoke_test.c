@@ -79,7 +79,7 @@ TEST_F(revoke, by_sharer)
 	t0 = sd_now_ms();
 	ASSERT_EQ(1, peer_closed_stall(self->peer, SD_WAIT_MS, &stall));
 	eof = sd_now_ms() - t0;
-	TH_LOG("EOF %lld ms after the sharer's close returned (bound %d ms, guest stalled up to %lld ms)",
+	TH_LOG("EOF %lld ms after the sharer's close (bound %d ms, guest stalled up to %lld ms)",
 	       (long long)eof, sd_ms(100), (long long)stall);
 	/* the revoke dropped the pin: the close itself is the last one */
 	sd_timing("EOF after the last close of a revoked share", eof,

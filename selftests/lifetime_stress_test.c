@@ -161,7 +161,7 @@ static void *lane_run(void *p)
 	return NULL;
 }
 
-static void target_main(int ctl) __attribute__((noreturn));
+static __noreturn void target_main(int ctl);
 static void target_main(int ctl)
 {
 	static struct plan plan;
@@ -366,7 +366,7 @@ out:
 	return ret;
 }
 
-static void worker_main(int n, int64_t until) __attribute__((noreturn));
+static __noreturn void worker_main(int n, int64_t until);
 static void worker_main(int n, int64_t until)
 {
 	struct worker *w = calloc(1, sizeof(*w));
@@ -498,9 +498,11 @@ TEST_F_TIMEOUT(stress, redeem_revoke_expiry_exit, 120)
 			break;
 		sd_sleep_ms(5);
 	} while (waited < 2 * SWEEP_MS + sd_ms(EOF_SLACK_MS));
-	TH_LOG("%d rounds, %d shares: redeemed %lld expired %lld revoked %lld reaped %lld, pending %+lld (%lld ms after the last round), %ld STATS+LIST, %u others' shares gone",
+	TH_LOG("%d rounds, %d shares: redeemed %lld expired %lld revoked %lld reaped %lld",
 	       shm->rounds, shm->shares, D(redeemed), D(expired), D(revoked),
-	       D(reaped), D(pending), (long long)waited, monitor, gone);
+	       D(reaped));
+	TH_LOG("pending %+lld (%lld ms after last round), %ld STATS+LIST, %u others' shares gone",
+	       D(pending), (long long)waited, monitor, gone);
 	TH_LOG("seen: %d redeems, %d revokes, %d declines, %d early target exits",
 	       shm->redeems, shm->revokes, shm->declines, shm->early_exits);
 

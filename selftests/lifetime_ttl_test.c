@@ -38,7 +38,7 @@ static int64_t expect_dropped_at(struct __test_metadata *_metadata, int peer,
 		TH_LOG("%s: no EOF within %d ms of a %d ms TTL", what,
 		       ttl + 2 * bound, ttl);
 	eof = sd_now_ms() - t0;
-	TH_LOG("%s: EOF %lld ms after SHARE with ttl %d ms (%+lld ms; bound +%d ms, guest stalled up to %lld ms)",
+	TH_LOG("%s: EOF %lld ms after SHARE, ttl %d ms (%+lld; bound +%d, stalls up to %lld ms)",
 	       what, (long long)eof, ttl, (long long)(eof - ttl), bound,
 	       (long long)stall);
 	sd_timing("pin dropped after the TTL", eof - ttl, bound + stall);

@@ -461,7 +461,7 @@ static const char *const sd_param_names[] = {
 	"default_ttl_ms", "max_ttl_ms", "max_per_user", "max_total", "sweep_ms",
 	"reserve_total",
 };
-#define SD_NPARAMS (sizeof(sd_param_names) / sizeof(sd_param_names[0]))
+#define SD_NPARAMS ARRAY_SIZE(sd_param_names)
 /* indexes into sd_param_names and struct sd_params */
 enum {
 	SD_DEFAULT_TTL, SD_MAX_TTL, SD_MAX_PER_USER, SD_MAX_TOTAL, SD_SWEEP,
@@ -787,8 +787,10 @@ enum agent_op {
 	AG_LIST,	/* arg = capacity -> count, total, entries */
 	AG_GETPID,	/* -> getpid() as the agent sees it */
 	AG_CLOSEDEV,	/* close the agent's /dev/sockdup descriptor */
-	AG_EVENTS,	/* arg = max: the events queued on the passed fd, or on
-			 * the agent's own descriptor -> count, events */
+	/* arg = max: the events queued on the passed fd, or on the agent's own
+	 * descriptor -> count, events
+	 */
+	AG_EVENTS,
 	AG_EXIT,	/* arg = exit code */
 	AG_REVOKE_ID,	/* id */
 	AG_QUERY_ID,	/* id -> info */
@@ -887,7 +889,7 @@ static inline ssize_t fd_recv(int sock, void *buf, size_t len, int *fd)
 	return n;
 }
 
-static inline void agent_serve(int ctl) __attribute__((noreturn));
+static inline __noreturn void agent_serve(int ctl);
 static inline void agent_serve(int ctl)
 {
 	static struct agent_rep rep;
@@ -985,8 +987,8 @@ static inline void agent_kill(struct agent *a)
 	a->pid = a->child = -1;
 }
 
-static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
-	__attribute__((noreturn));
+static inline __noreturn void agent_child(int ctl, uid_t uid,
+					  unsigned int flags);
 static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
 {
 	struct agent_hello hello;

@@ -82,7 +82,7 @@ static inline void sd_timed_out(const char *what, int ms)
 static inline void sd_waited(const char *what, long long waited, int bound)
 {
 	if (bound > 0 && waited * 8 > bound)
-		fprintf(stderr, "# slow wait: %lld ms of the %d ms allowed for %s (time factor %d)\n",
+		fprintf(stderr, "# slow wait: %lld of %d ms allowed for %s (time factor %d)\n",
 			waited, bound, what, sd_time_factor());
 }
 

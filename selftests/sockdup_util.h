@@ -31,6 +31,7 @@
 
 #include <linux/sockdup.h>
 
+#include "kselftest.h"
 #include "sd_time.h"
 
 #include <arpa/inet.h>
@@ -95,7 +96,7 @@ static inline const char *sd_errmsg(void)
 }
 
 /* Records a message for sd_errmsg(); keeps errno intact. */
-static inline void __attribute__((format(printf, 1, 2)))
+static inline __printf(1, 2) void
 sd_seterr(const char *fmt, ...)
 {
 	int saved = errno;

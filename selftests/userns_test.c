@@ -93,7 +93,7 @@ FIXTURE_TEARDOWN(userns)
 /* One inside uid: share PER_UID fresh sockets with @target, report. */
 static void ns_sharer(int dev, uid_t uid, pid_t target, int out)
 {
-	int made = 0, err = 0, sv[2], i;
+	int made = 0, err = 0, sv[2], i, res[2];
 
 	if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
 		_exit(2);
@@ -108,7 +108,9 @@ static void ns_sharer(int dev, uid_t uid, pid_t target, int out)
 		close(sv[0]);
 		close(sv[1]);
 	}
-	_exit(sd_send(out, (int[2]){ made, err }, 2 * sizeof(int)) ? 4 : 0);
+	res[0] = made;
+	res[1] = err;
+	_exit(sd_send(out, res, sizeof(res)) ? 4 : 0);
 }
 
 /*

@@ -60,8 +60,8 @@ TEST_F(suite, pending_drains_to_zero)
 	EXPECT_EQ(0ULL, st.user_pending);
 	EXPECT_EQ(st.shared, st.redeemed + st.expired + st.revoked +
 			     st.reaped + st.pending)
-		TH_LOG("shared %llu redeemed %llu expired %llu revoked %llu "
-		       "reaped %llu pending %llu",
+		TH_LOG(
+		       "shared %llu redeemed %llu expired %llu revoked %llu reaped %llu pending %llu",
 		       (unsigned long long)st.shared,
 		       (unsigned long long)st.redeemed,
 		       (unsigned long long)st.expired,
