@@ -10,7 +10,9 @@
 #                          debug kernel, see selftests/qemu/debug/;
 #                          PKG_LANE=0: without the packaging lane, see
 #                          selftests/packaging/; NEWEST_LANE=0: without the
-#                          newest 7.x kernel, see selftests/qemu/newest/)
+#                          newest 7.x kernel, see selftests/qemu/newest/;
+#                          UPSTREAM_LANE=0: without the upstream lane, see
+#                          selftests/upstream/)
 #   make vm [KERNEL=<release|series|major|kernel dir>] [MODE=check] [TESTS=a_test,b_test]
 #                          one VM run (default: KDIR's kernel, mode check;
 #                          KERNEL=7: the newest 7.x image of trixie-backports;
@@ -18,6 +20,9 @@
 #                          kernel's own run_kselftest.sh)
 #   make vm-all MODE=<mode>  one VM run per tested kernel (KERNELS)
 #   make deps              install missing packages, extract kselftest/checkpatch
+#   make upstream          the patch series that adds sockdup to the newest
+#                          linux-source-7.x, with a cover letter, in
+#                          build/upstream/ (scripts/upstream.py)
 #   make deb               Debian packages in build/deb/ (debian/build.mk)
 #   make dkms-install      register the module source with DKMS and build and
 #                          install it for every kernel with headers (any
@@ -83,13 +88,16 @@ install-y :=
 clean-y :=
 -include $(filter-out build/%,$(wildcard */build.mk selftests/*/build.mk))
 
-.PHONY: all deps module tests vmbins vmroot vm-inputs vm vm-all check style \
+.PHONY: all deps upstream module tests vmbins vmroot vm-inputs vm vm-all check style \
 	install dkms-install dkms-uninstall clean help
 
 all: deps module tests $(all-y)
 
 deps:
 	$(Q)selftests/qemu/deps.sh
+
+upstream: deps
+	$(Q)python3 scripts/upstream.py
 
 # The module is built out of tree in build/<release>/mod/, a copy of Kbuild,
 # module/ and uapi/: one copy per kernel so that builds for several kernels
@@ -132,7 +140,7 @@ vm-all:
 check:
 	$(Q)KERNELS="$(if $(filter command line environment,$(origin KERNELS)),$(KERNELS))" \
 		UNIT="$(unit-y)" DEBUG_LANE="$(DEBUG_LANE)" PKG_LANE="$(PKG_LANE)" \
-		NEWEST_LANE="$(NEWEST_LANE)" \
+		NEWEST_LANE="$(NEWEST_LANE)" UPSTREAM_LANE="$(UPSTREAM_LANE)" \
 		VM_JOBS="$(VM_JOBS)" TESTS="$(TESTS)" scripts/check.sh
 
 style: deps
