@@ -31,6 +31,11 @@
 #   SOCKDUP_VM_MEM=MB     guest memory (1024)
 #   SOCKDUP_VM_CPUS=N     guest CPUs (2)
 #   SOCKDUP_NO_BUILD=1    use the module and programs already built
+#   SOCKDUP_KO=FILE       boot with this sockdup.ko instead of the one built
+#                         out of tree (the upstream lane's in-tree build)
+#   SOCKDUP_KSFT_INSTALL=DIR  put this kselftest_install in the initramfs
+#                         (mode debug then runs the suite through its
+#                         run_kselftest.sh; selftests/upstream/check.sh)
 #   SOCKDUP_RESULT=FILE   also write the counts line to FILE
 #   SOCKDUP_VM_ROOT=DIR   copy the tree DIR over the initramfs root (installed
 #                         files: /usr/bin, /usr/lib, ...; programs there may be
@@ -220,7 +225,7 @@ main() {
 		say MAKE "module for $release, tests, programs"
 		make -C "$top" $([ "${V:-0}" = 1 ] || echo --no-print-directory) vm-inputs KDIR="$kdir" >&2
 	fi
-	ko=$out/mod/sockdup.ko
+	ko=${SOCKDUP_KO:-$out/mod/sockdup.ko}
 	vmroot=${SOCKDUP_VM_ROOT:-}
 	[ -z "$vmroot" ] || [ -d "$vmroot" ] || die "SOCKDUP_VM_ROOT=$vmroot: no such directory"
 	modprobe=0
@@ -265,7 +270,12 @@ main() {
 	[ -z "$vmroot" ] || cp -a "$vmroot/." "$stage/"
 	# Mode kselftest: the suite as kselftest builds it in the kernel's
 	# own source tree (KDIR must be one: a prepared linux-source).
-	if [ "$mode" = kselftest ]; then
+	if [ -n "${SOCKDUP_KSFT_INSTALL:-}" ]; then
+		[ -x "$SOCKDUP_KSFT_INSTALL/run_kselftest.sh" ] ||
+			die "SOCKDUP_KSFT_INSTALL=$SOCKDUP_KSFT_INSTALL holds no run_kselftest.sh"
+		say KSFT "$SOCKDUP_KSFT_INSTALL"
+		cp -a "$SOCKDUP_KSFT_INSTALL" "$stage/sockdup/kselftest_install"
+	elif [ "$mode" = kselftest ]; then
 		say KSFT "kselftest_install of selftests/ in $kdir"
 		if ! "$here/kselftest-install.sh" "$kdir" "$out/kselftest" \
 			>"$out/kselftest-install.log" 2>&1; then

@@ -16,15 +16,22 @@
 # (libsockdup, sockdup(1), examples, bench) run from /sockdup/tests as in
 # mode check, in the same order: together the whole suite.
 
+#
+# Sourced with SOCKDUP_KSFT_LIB=1 (mode debug does), it only defines
+# sockdup_run_kselftest, which does all of the above and returns 1 when
+# anything failed.
+
 . /sockdup/lib.sh
 
+sockdup_run_kselftest()
+{
 ksft=/sockdup/kselftest_install
 suite=/tmp/ksft-suite
 logs=/tmp/ksft-logs
 
 if [ ! -x "$ksft/run_kselftest.sh" ] || [ ! -r "$ksft/kselftest-list.txt" ]; then
 	echo "not ok 1 kselftest: no $ksft/run_kselftest.sh or kselftest-list.txt in the initramfs"
-	exit 1
+	return 1
 fi
 
 mkdir -p "$suite" "$logs"
@@ -69,3 +76,6 @@ done
 echo "# kselftest: $(grep -c . "$ksft/kselftest-list.txt") programs through run_kselftest.sh," \
 	"$direct from /sockdup/tests"
 sockdup_run_tests "$suite"
+}
+
+[ -n "${SOCKDUP_KSFT_LIB:-}" ] || sockdup_run_kselftest
