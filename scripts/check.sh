@@ -14,12 +14,20 @@
 #      kselftest: the suite built by kselftest's lib.mk in that kernel's
 #      source tree and run by its run_kselftest.sh, program by program,
 #      with the same checks in between);
-#      and on the debug kernel (built and cached before step 3 by
-#      selftests/qemu/debug/build-kernel.sh) in mode debug: the suite, the
-#      fuzzer and kmemleak under KASAN, lockdep and friends.  The first run
-#      on a machine builds that kernel (7-17 min on 2 cores), later runs
-#      find it in the cache; its lane takes about 6 min.  DEBUG_LANE=0
-#      skips it.
+#      and on the debug kernel (the newest linux-source-7.x with KASAN,
+#      lockdep and friends, built and cached before step 3 by
+#      selftests/qemu/debug/build-kernel.sh) in mode debug: the suite
+#      through the kernel's run_kselftest.sh, the fuzzer and kmemleak, with
+#      the sockdup.ko and kselftest_install that the upstream lane built in
+#      the patched tree.  The first run on a machine builds that kernel
+#      (about 25 min on 2 busy cores), later runs find it in the cache.
+#      DEBUG_LANE=0 skips it.
+#   3b. the upstream lane (selftests/upstream/check.sh, before step 3):
+#      `make upstream`'s series applied with git am to the pristine
+#      linux-source-7.x, checkpatch.pl --strict per patch, kernel-doc on
+#      what the documentation pulls in, and drivers/misc/sockdup/ built
+#      in-tree with CONFIG_SOCKDUP=m, W=1 and sparse against the debug
+#      kernel's tree (about 3 min).  UPSTREAM_LANE=0 skips it.
 #   5. the packaging lane (selftests/packaging/run.sh), beside the last VM
 #      runs: make deb and lintian, apt-get install of the packages, DKMS
 #      builds for every kernel, a VM per kernel that modprobes the DKMS
@@ -33,7 +41,7 @@
 #
 # Environment (set by the Makefile): KERNELS (releases, series or kernel
 # directories), UNIT (unit-y targets), TESTS (only these test programs,
-# comma-separated), DEBUG_LANE, PKG_LANE, NEWEST_LANE, VM_JOBS (VM runs at a
+# comma-separated), DEBUG_LANE, PKG_LANE, NEWEST_LANE, UPSTREAM_LANE, VM_JOBS (VM runs at a
 # time, default 2; 1 with V=1), V.
 
 set -uo pipefail
@@ -162,6 +170,28 @@ main() {
 		fi
 	fi
 
+	# The upstream lane: the patch series checked and built in the tree
+	# (selftests/upstream/); its sockdup.ko and kselftest_install are the
+	# debug lane's.
+	upstream_ko="" upstream_ksft=""
+	if [ "${UPSTREAM_LANE:-1}" != 0 ]; then
+		echo "# upstream"
+		selftests/upstream/check.sh $debug_kernel >"$logs/upstream.log" 2>&1
+		# The details (indented lines) only when something failed.
+		if [ "$V" = 1 ] || grep -q '^not ok' "$logs/upstream.log"; then
+			cat "$logs/upstream.log"
+		else
+			grep -v '^#   ' "$logs/upstream.log"
+		fi
+		add_counts build/upstream-lane/result ||
+			result 1 "upstream lane: no result (see build/check/upstream.log)"
+		if [ -n "$debug_kernel" ] && [ -f build/upstream-lane/sockdup.ko ] &&
+		   [ -x build/upstream-lane/kselftest_install/run_kselftest.sh ]; then
+			upstream_ko=$top/build/upstream-lane/sockdup.ko
+			upstream_ksft=$top/build/upstream-lane/kselftest_install
+		fi
+	fi
+
 	echo "# build"
 	# Builds run at normal priority: niced, they would wait behind every
 	# other task of a busy machine and the check would take hours.
@@ -193,6 +223,12 @@ main() {
 			continue
 		fi
 		[ ! -f "$k/release" ] || rel=$(cat "$k/release")
+		# The debug kernel boots the module the upstream lane built in
+		# its tree (CONFIG_SOCKDUP=m); without it, one built out of tree.
+		if [ "$k" = "$debug_kernel" ] && [ -n "$upstream_ko" ]; then
+			built[$k]=1
+			continue
+		fi
 		log=$logs/build-module-$(basename "$rel").log
 		make "${mflags[@]}" module KDIR="$kdir" >"$log" 2>&1
 		rc=$?
@@ -224,9 +260,12 @@ main() {
 		# The debug kernel runs the suite, the fuzzer and kmemleak (mode debug).
 		mode=check
 		extra=()
+		local -a env=()
 		if [ "$k" = "$debug_kernel" ]; then
 			mode=debug
 			extra=(kasan_multi_shot)
+			[ -z "$upstream_ko" ] ||
+				env=(SOCKDUP_KO="$upstream_ko" SOCKDUP_KSFT_INSTALL="$upstream_ksft")
 		fi
 		[ "$k" != "$newest_kernel" ] || mode=kselftest
 		[ -z "${TESTS:-}" ] || extra+=("sockdup_tests=$TESTS")
@@ -240,14 +279,14 @@ main() {
 		lane_k[i]=$k lane_mode[i]=$mode lane_out[i]=$out lane_res[i]=$res
 		lane_t[i]=$SECONDS
 		if [ "$jobs" = 1 ]; then
-			SOCKDUP_NO_BUILD=1 SOCKDUP_RESULT=$res \
+			env "${env[@]}" SOCKDUP_NO_BUILD=1 SOCKDUP_RESULT=$res \
 				selftests/qemu/run-vm.sh "$k" "$mode" "${extra[@]}" 2>&1 | tee "$out"
 			echo "# lane $(basename "$k") ($mode) took $((SECONDS - lane_t[i])) s" |
 				tee -a "$out"
 		else
 			echo "  VM      $(basename "$k") $mode (report: build/check/${out##*/})"
 			(
-				SOCKDUP_NO_BUILD=1 SOCKDUP_RESULT=$res \
+				env "${env[@]}" SOCKDUP_NO_BUILD=1 SOCKDUP_RESULT=$res \
 					selftests/qemu/run-vm.sh "$k" "$mode" "${extra[@]}"
 				echo "# lane $(basename "$k") ($mode) took $((SECONDS - lane_t[i])) s"
 			) >"$out" 2>&1 &

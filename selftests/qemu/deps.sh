@@ -39,6 +39,11 @@ packages=(
 	debian-archive-keyring libssl-dev
 	# kselftest's lib.mk installs with rsync
 	rsync
+	# the upstream lane (selftests/upstream/): git am of the series, the
+	# in-tree build checked by sparse (C=1)
+	git sparse
+	# checkpatch.pl checks SPDX lines with scripts/spdxcheck.py
+	python3-ply python3-git
 )
 
 tarball=/usr/src/linux-source-6.12.tar.xz
