@@ -40,7 +40,7 @@ packages=(
 	# kselftest's lib.mk installs with rsync
 	rsync
 	# the upstream lane (selftests/upstream/): git am of the series, the
-	# in-tree build checked by sparse (C=1)
+	# in-tree build checked by sparse (C=2) where the tree accepts it
 	git sparse
 	# checkpatch.pl checks SPDX lines with scripts/spdxcheck.py
 	python3-ply python3-git
