@@ -40,7 +40,8 @@ packages=(
 	# kselftest's lib.mk installs with rsync
 	rsync
 	# the upstream lane (selftests/upstream/): git am of the series, the
-	# in-tree build checked by sparse (C=2) where the tree accepts it
+	# in-tree build checked by sparse (C=2; selftests/upstream/sparse.sh
+	# builds a newer one when the tree refuses this one)
 	git sparse
 	# checkpatch.pl checks SPDX lines with scripts/spdxcheck.py
 	python3-ply python3-git
