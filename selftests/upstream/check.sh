@@ -166,7 +166,7 @@ inner() {
 	elif ! grep -q 'CHECK .*drivers/misc/sockdup/' "$blog"; then
 		result 1 "in-tree build of drivers/misc/sockdup/: Kbuild ran no sparse CHECK step with $checker (log: ${out#"$top"/}/build.log)"
 	else
-		result 0 "in-tree build of drivers/misc/sockdup/ against $rel with W=1 and sparse ($("$checker" --version)): no warnings ($((SECONDS - t0)) s)"
+		result 0 "in-tree build of drivers/misc/sockdup/ against $rel with W=1 and sparse ($checker): no warnings ($((SECONDS - t0)) s)"
 	fi
 	cp "$obj/drivers/misc/sockdup/sockdup.ko" "$out/sockdup.ko" || {
 		result 1 "the in-tree build left no drivers/misc/sockdup/sockdup.ko"
