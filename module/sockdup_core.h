@@ -101,7 +101,7 @@ enum sockdup_reason {
  *	or the owner of the sharer's user-namespace delegation
  *	(sockdup_quota_owner()).
  * @rcu: frees the memory a grace period after the last reference went,
- *	where the entry cache is not %SLAB_TYPESAFE_BY_RCU (compat.h).  It
+ *	where the entry cache is not %SLAB_TYPESAFE_BY_RCU (before 6.12).  It
  *	overlays the fields only the releaser and reference holders read;
  *	there, in a type-safe cache, lies the slab's free pointer.
  *
