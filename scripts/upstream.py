@@ -159,21 +159,23 @@ def resolve_ifs(text, code, where, defined):
 
 
 def parse_compat(text, where):
-    """What resolved compat.h provides: aliases (#define NAME VALUE) and
-    wrappers (static inline ... NAME(params) { return EXPR; }), each with
-    the headers included just before it (what its replacement needs).
-    Anything else fails: it could not be inlined."""
-    aliases, wrappers = {}, {}
-    body = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
-    guard = re.search(r"#ifndef\s+(\w+)\s*\n\s*#define\s+\1\s*\n", body)
+    """What resolved compat.h provides: aliases (#define NAME VALUE),
+    wrappers (static inline ... NAME(params) { return EXPR; }) and helpers
+    (any other static inline function: kept whole, with its kernel-doc,
+    for the one file that calls it), each with the headers included just
+    before it (what it needs).  Anything else fails."""
+    aliases, wrappers, helpers = {}, {}, {}
+    guard = re.search(r"#ifndef\s+(\w+)\s*\n\s*#define\s+\1\s*\n", text)
+    body = text
     if guard:
         body = body.replace(guard.group(0), "", 1)
-        body = re.sub(r"#endif\s*$", "", body.rstrip())
+        body = re.sub(r"#endif[^\n]*\s*$", "", body.rstrip())
     item = re.compile(
         r"^#include[ \t]+(?P<inc><[^>\n]+>)[ \t]*$"
         r"|^#define[ \t]+(?P<alias>\w+)[ \t]+(?P<value>[^\n]+)$"
-        r"|static\s+inline\s+[\w\s\*]+?\b(?P<fn>\w+)\((?P<params>[^)]*)\)\s*"
-        r"\{\s*return\s+(?P<expr>.*?);\s*\}", re.M | re.S)
+        r"|(?P<fntext>(?P<doc>^/\*\*\n(?:(?!\*/).)*?\*/\n)?"
+        r"^static\s+inline\s+[^;{]*?\b(?P<fn>\w+)\((?P<params>[^)]*)\)\s*"
+        r"\{\n(?P<fbody>.*?)\n\}\n)", re.M | re.S)
     pending = []
     for m in item.finditer(body):
         if m.group("inc"):
@@ -183,13 +185,57 @@ def parse_compat(text, where):
             aliases[m.group("alias")] = (m.group("value").strip(), pending)
             pending = []
         else:
-            params = [re.findall(r"\w+", p)[-1] for p in m.group("params").split(",")]
-            wrappers[m.group("fn")] = (params, " ".join(m.group("expr").split()), pending)
+            ret = re.fullmatch(r"\s*return\s+(.*?);\s*", m.group("fbody"), re.S)
+            if ret:
+                params = [re.findall(r"\w+", p)[-1] for p in m.group("params").split(",")]
+                wrappers[m.group("fn")] = (params, " ".join(ret.group(1).split()), pending)
+            else:
+                helpers[m.group("fn")] = (m.group("fntext"), pending)
             pending = []
-    rest = item.sub("", body)
+    rest = re.sub(r"/\*.*?\*/", "", item.sub("", body), flags=re.S)
     if rest.strip():
-        die(f"{where} holds code that cannot be inlined for the tree: {rest.strip()[:200]!r}")
-    return aliases, wrappers
+        die(f"{where} holds code that cannot be resolved for the tree: {rest.strip()[:200]!r}")
+    return aliases, wrappers, helpers
+
+
+def fold_constant_ifs(text):
+    """if (true) A; else B; -> A (and false -> B), as alias substitution
+    leaves them: the tree has no use for a branch that cannot run."""
+    def one(m):
+        ind, val, a, b = m.group(1), m.group(2), m.group(3), m.group(4)
+        keep = a if val == "true" else b
+        return f"{ind}{keep}\n" if keep else ""
+    text = re.sub(r"^(\t+)if \((true|false)\)\n\1\t([^\n]*;)\n\1else\n\1\t([^\n]*;)\n",
+                  one, text, flags=re.M)
+    text = re.sub(r"^(\t+)if \((true|false)\)\n\1\t([^\n]*;)\n()",
+                  one, text, flags=re.M)
+    return text
+
+
+def drop_unused_statics(text, before):
+    """Remove the static functions that the resolution left without a
+    caller (they served a branch that the target kernel does not take)."""
+    for m in list(re.finditer(r"^static [^\n(;]*?\b(\w+)\([^)]*\)\n\{\n.*?\n\}\n\n?",
+                              text, re.M | re.S)):
+        name = m.group(1)
+        used_before = len(re.findall(rf"\b{name}\b", before)) > 1
+        if used_before and len(re.findall(rf"\b{name}\b", text)) == 1:
+            text = text.replace(m.group(0), "", 1)
+    return text
+
+
+def add_helper(text, name, fntext):
+    """Put helper NAME before the top-level function of TEXT that first
+    calls it (before that function's comment)."""
+    call = re.search(rf"\b{name}\(", text)
+    if not call:
+        return text
+    ends = [m.end() for m in re.finditer(r"^\}\n\n", text[:call.start()], re.M)]
+    if ends:
+        at = ends[-1]
+    else:
+        at = max(m.end() for m in re.finditer(r"^#include [^\n]*\n\n?", text, re.M))
+    return text[:at] + fntext + "\n" + text[at:]
 
 
 def split_args(s):
@@ -247,32 +293,47 @@ def add_includes(text, includes):
 def tree_module_sources(code, defined):
     """module/*.[ch] as drivers/misc/sockdup/ holds them: {name: text}."""
     compat_path = os.path.join(TOP, "module", "compat.h")
-    aliases, wrappers = {}, {}
+    aliases, wrappers, helpers = {}, {}, {}
     if os.path.exists(compat_path):
         resolved = resolve_ifs(read(compat_path), code, "module/compat.h", defined)
-        aliases, wrappers = parse_compat(resolved, "module/compat.h")
+        aliases, wrappers, helpers = parse_compat(resolved, "module/compat.h")
+    users = {}
     out = {}
     for name in sorted(os.listdir(os.path.join(TOP, "module"))):
         if not re.search(r"\.[ch]$", name) or name == "compat.h":
             continue
-        text = read(os.path.join(TOP, "module", name))
+        text = orig = read(os.path.join(TOP, "module", name))
         if re.search(r'^#include "compat.h"\n', text, re.M):
             text = re.sub(r'^#include "compat.h"\n', "", text, flags=re.M)
             # The headers of the items this file uses.
-            need = [inc for n, (*_, incs) in list(aliases.items()) + list(wrappers.items())
+            items = list(aliases.items()) + list(wrappers.items()) + list(helpers.items())
+            need = [inc for n, (*_, incs) in items
                     if re.search(rf"\b{n}\b", text) for inc in incs]
             if need:
                 text = add_includes(text, need)
+        for h, (fntext, _) in helpers.items():
+            if re.search(rf"\b{h}\(", text):
+                users.setdefault(h, []).append(name)
+                text = add_helper(text, h, fntext)
         for a, (v, _) in aliases.items():
             text = re.sub(rf"\b{a}\b", v, text)
         text = inline_wrappers(text, wrappers)
+        text = fold_constant_ifs(text)
+        text = drop_unused_statics(text, orig)
         # The version of an in-tree driver is the kernel's.
         text, n = re.subn(r"^MODULE_VERSION\(SOCKDUP_VERSION\);\n", "", text, flags=re.M)
-        for bad in ("LINUX_VERSION_CODE", "KERNEL_VERSION", "compat.h", "SOCKDUP_VERSION"):
+        for bad in ("LINUX_VERSION_CODE", "KERNEL_VERSION", "SOCKDUP_VERSION"):
             if bad in text:
                 die(f"module/{name} still names {bad} after compat resolution: "
                     "move the version test into module/compat.h")
+        if "compat.h" in text:
+            die(f"module/{name} mentions compat.h, which the kernel tree does not have: "
+                "say in the comment which kernels it is about instead")
         out[name] = text
+    for h, files in users.items():
+        if len(files) > 1:
+            die(f"compat.h's {h}() is called from {', '.join(files)}: a helper the tree "
+                "keeps must have one caller's file (or be a one-line wrapper)")
     return out
 
 
