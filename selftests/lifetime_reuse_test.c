@@ -65,8 +65,8 @@ static void used_put(struct arena *a, const struct sockdup_share *s,
 
 static void *churn(void *p)
 {
-	struct arena *a = p;
 	static atomic_uint seq;
+	struct arena *a = p;
 	unsigned int i;
 
 	for (i = 0; i < ROUNDS; i++) {
