@@ -195,15 +195,6 @@ static int attach_prog(const struct bpf_insn *insns, unsigned int cnt,
 	return link;
 }
 
-/* The end of both programs: return -LSM_ERRNO; allow (2 further): return 0. */
-#define REFUSE_ELSE_ALLOW						\
-	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,	\
-	  .imm = -LSM_ERRNO },						\
-	{ .code = BPF_JMP | BPF_EXIT },					\
-	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,	\
-	  .imm = 0 },							\
-	{ .code = BPF_JMP | BPF_EXIT }
-
 /*
  * Load and attach the file_receive program: refuse with -LSM_ERRNO when
  * the current thread id (@whole_process: thread-group id) is @id.
@@ -226,7 +217,14 @@ static int attach_refuser(pid_t id, bool whole_process, char *log,
 		/* if r0 != id goto allow */
 		{ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = BPF_REG_0,
 		  .off = 2, .imm = id },
-		REFUSE_ELSE_ALLOW,
+		/* refuse: return -LSM_ERRNO */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = -LSM_ERRNO },
+		{ .code = BPF_JMP | BPF_EXIT },
+		/* allow (the jump above lands here): return 0 */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
 	};
 
 	return attach_prog(insns, ARRAY_SIZE(insns), log, loglen);
@@ -273,7 +271,14 @@ static int attach_nth_refuser(pid_t tid, int nth, int map, char *log,
 		/* if r1 != nth goto allow */
 		{ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = BPF_REG_1,
 		  .off = 2, .imm = nth },
-		REFUSE_ELSE_ALLOW,
+		/* refuse: return -LSM_ERRNO */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = -LSM_ERRNO },
+		{ .code = BPF_JMP | BPF_EXIT },
+		/* allow (the jump above lands here): return 0 */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
 	};
 
 	return attach_prog(insns, ARRAY_SIZE(insns), log, loglen);
