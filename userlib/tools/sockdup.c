@@ -773,20 +773,18 @@ static void fmt_addr(char *buf, size_t n, const __u8 *addr, __u32 len)
 	if (len < sizeof(sa_family_t))
 		return;
 	switch (sa->sa_family) {
-	case AF_INET: {
-		const struct sockaddr_in *in = (const void *)addr;
-
-		if (len >= sizeof(*in) &&
-		    inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)))
-			snprintf(buf, n, "%s:%u", host, ntohs(in->sin_port));
-		break;
-	}
+	case AF_INET:
 	case AF_INET6: {
+		const struct sockaddr_in *in = (const void *)addr;
 		const struct sockaddr_in6 *in6 = (const void *)addr;
+		bool v6 = sa->sa_family == AF_INET6;
 
-		if (len >= sizeof(*in6) &&
-		    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)))
-			snprintf(buf, n, "[%s]:%u", host, ntohs(in6->sin6_port));
+		if (len < (v6 ? sizeof(*in6) : sizeof(*in)) ||
+		    !inet_ntop(sa->sa_family, v6 ? (const void *)&in6->sin6_addr :
+			       (const void *)&in->sin_addr, host, sizeof(host)))
+			break;
+		snprintf(buf, n, v6 ? "[%s]:%u" : "%s:%u", host,
+			 ntohs(v6 ? in6->sin6_port : in->sin_port));
 		break;
 	}
 	case AF_UNIX: {
