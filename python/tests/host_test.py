@@ -9,7 +9,8 @@
   missing (this machine cannot load the module).
 
 Environment: SOCKDUP_TOP (the source tree), SOCKDUP_TOKEN_TOOL (the built
-token_tool), CC (default gcc).  Prints TAP (python/tests/tap.py).
+token_tool), CC (default gcc), SOCKDUP_PY_INSTALLED=1 (test the sockdup
+package the interpreter finds, an installed one, not the tree's python/).  Prints TAP (python/tests/tap.py).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.environ.get("SOCKDUP_TOP", os.path.dirname(os.path.dirname(HERE)))
-sys.path.insert(0, os.path.join(TOP, "python"))
+if os.environ.get("SOCKDUP_PY_INSTALLED") != "1":
+    sys.path.insert(0, os.path.join(TOP, "python"))
 sys.path.insert(0, HERE)
 
 import sockdup  # noqa: E402
