@@ -15,8 +15,9 @@ for systemd-socket-proxyd and other socket-activated servers; nginx:
 NGINX="3;"; none: HAProxy's "bind fd@3").
 
 On SIGHUP it starts the next server in the list (after the last, the first
-again) the same way, waits until the new server accepts on the socket (a
-process of it has the socket in an epoll set), then sends the old one its
+again) the same way, waits until the new server accepts on the socket (each
+of its processes without children, every nginx worker, has the socket in an
+epoll set), then sends the old one its
 graceful-stop SIGNAL (--stop, default TERM: USR1 for HAProxy, QUIT for
 nginx) and waits for it to exit.  The listening socket never closes, since
 handover holds it: connections that arrive meanwhile queue in its backlog
@@ -110,8 +111,8 @@ class Server:
         return status
 
 
-def _tree(pid: int) -> list[int]:
-    """pid and its descendants."""
+def _children() -> dict[int, list[int]]:
+    """Every process's children, from /proc/*/stat."""
     parents: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -123,40 +124,53 @@ def _tree(pid: int) -> list[int]:
             continue
         ppid = int(stat.rpartition(")")[2].split()[1])
         parents.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(parents.get(p, []))
-    return out
+    return parents
+
+
+def _waits_on(pid: int, ino: int) -> bool:
+    """Whether process pid has socket ino in one of its epoll sets.
+
+    /proc/PID/fdinfo of an epoll descriptor lists the inode of each
+    registered file ("ino:" in hex).
+    """
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:[eventpoll]":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                info = f.read()
+        except OSError:
+            continue
+        for line in info.splitlines():
+            if line.startswith("tfd:") and " ino:" in line:
+                if int(line.split(" ino:")[1].split()[0], 16) == ino:
+                    return True
+    return False
 
 
 def accepting(pid: int, ino: int) -> bool:
-    """Whether a process of pid's tree waits for connections on socket ino.
+    """Whether pid's tree is ready: each process of it without children of
+    its own waits for connections on socket ino.
 
-    Every server here (HAProxy, nginx's workers, systemd-socket-proxyd)
-    registers its listening socket in an epoll set once it is ready to
-    accept; /proc/PID/fdinfo of an epoll descriptor lists the inode of each
-    registered file ("ino:" in hex).
+    Every server here registers its listening socket in an epoll set once
+    it is ready to accept: HAProxy and systemd-socket-proxyd, one process
+    each, and every one of nginx's workers (its master, which has children,
+    never does).  Waiting for every worker, not just the first, means a
+    graceful stop never reaches a worker that is still starting.
     """
-    for p in _tree(pid):
-        try:
-            fds = os.listdir(f"/proc/{p}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                if os.readlink(f"/proc/{p}/fd/{fd}") != "anon_inode:[eventpoll]":
-                    continue
-                with open(f"/proc/{p}/fdinfo/{fd}") as f:
-                    info = f.read()
-            except OSError:
-                continue
-            for line in info.splitlines():
-                if line.startswith("tfd:") and " ino:" in line:
-                    if int(line.split(" ino:")[1].split()[0], 16) == ino:
-                        return True
-    return False
+    children = _children()
+    leaves, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        if p in children:
+            todo.extend(children[p])
+        else:
+            leaves.append(p)
+    return all(_waits_on(p, ino) for p in leaves)
 
 
 def wait_accepting(server: Server, ino: int) -> bool:
