@@ -229,6 +229,12 @@ def main(argv: list[str]) -> int:
     host, _, port = args.listen.rpartition(":")
     listener = socket.create_server((host.strip("[]"), int(port)), backlog=args.backlog,
                                     family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # Non-blocking, as every server here expects of a listener it is given
+    # (nginx's own binary upgrade hands its listeners over that way): the
+    # servers share this open socket, O_NONBLOCK included, and an nginx
+    # worker that lost the race for a connection would otherwise sleep in
+    # accept() until the next one, deaf to the graceful stop.
+    listener.setblocking(False)
     ino = os.fstat(listener.fileno()).st_ino
     say(f"listening on {args.listen} (socket inode {ino})")
 
