@@ -40,6 +40,10 @@ BOUND = 40.0 * max(1.0, float(os.environ.get("SOCKDUP_TIME_FACTOR", "1") or 1))
 TOOL = shutil.which("sockdup") or "/sockdup/bin/sockdup"
 ECHO = shutil.which("listenfds-echo") or "/sockdup/bin/listenfds-echo"
 CHILD_ENV = dict(os.environ, PYTHONPATH=PKG, PYTHONDONTWRITEBYTECODE="1")
+# seconds: the TTL of a share another process redeems or looks at; the
+# module's default (60 s) is shorter than a python3 start on a busy debug
+# lane, and a share that expires turns EPERM into ENOENT
+CHILD_TTL = min(2 * BOUND, 3600.0)
 
 
 def tcp_pair() -> tuple[socket.socket, socket.socket, socket.socket]:
@@ -300,7 +304,7 @@ class QueryRevokeListStats(Base):
                 "import sockdup, sys\n"
                 "sockdup.revoke(sys.stdin.readline().strip())\n"
                 "print('declined')\n")
-            token = sockdup.share(a, child.pid)
+            token = sockdup.share(a, child.pid, ttl=CHILD_TTL)
             self.assertEqual(finish(child, token + "\n").strip(), "declined")
             self.assertEqual(child.returncode, 0)
             self.assertFalse(self.pending(token))
@@ -454,7 +458,7 @@ class Errors(Base):
                 "import sockdup, sys\n"
                 "t = sockdup.fromshare(sys.stdin.readline().strip())\n"
                 "t.sendall(b'child')\n")
-            token = sockdup.share(a, child.pid)
+            token = sockdup.share(a, child.pid, ttl=CHILD_TTL)
             e = self.assertErrno(errno.EPERM, PermissionError, sockdup.fromshare, token)
             self.assertIn("not the share's target", str(e))
             # still valid for the target
@@ -466,7 +470,7 @@ class Errors(Base):
     def test_eperm_query_revoke_by_a_third_process(self) -> None:
         a, b = socket.socketpair()
         with a, b:
-            token = sockdup.share(a, os.getpid())
+            token = sockdup.share(a, os.getpid(), ttl=CHILD_TTL)
             third = spawn_python(
                 "import sockdup, sys\n"
                 "tok = sys.stdin.readline().strip()\n"
@@ -515,7 +519,7 @@ class Errors(Base):
                 finally:
                     os._exit(code)
             os.close(r)
-            token = sockdup.share(a, pid)
+            token = sockdup.share(a, pid, ttl=CHILD_TTL)
             os.write(w, token.encode())
             os.close(w)
             _, status = os.waitpid(pid, 0)
@@ -594,7 +598,7 @@ class ForkExec(Base):
             os.close(r)
             # the parent holds the device open already: the child must not reuse it
             sockdup.stats()
-            os.write(w, sockdup.share(s, pid).encode())
+            os.write(w, sockdup.share(s, pid, ttl=CHILD_TTL).encode())
             os.close(w)
             _, status = os.waitpid(pid, 0)
             self.assertEqual(os.waitstatus_to_exitcode(status), 0)
@@ -608,7 +612,7 @@ class ForkExec(Base):
                 "import sockdup, sys, os\n"
                 "t = sockdup.fromshare(sys.stdin.readline().strip())\n"
                 "t.sendall(b'exec %d\\n' % os.getpid())\n")
-            finish(child, sockdup.share(s, child.pid) + "\n")
+            finish(child, sockdup.share(s, child.pid, ttl=CHILD_TTL) + "\n")
             self.assertEqual(child.returncode, 0)
             self.assertEqual(recv_line(c), b"exec %d\n" % child.pid)
 
@@ -638,7 +642,7 @@ class Interop(Base):
         port = lst.getsockname()[1]
         p = subprocess.Popen([TOOL, "exec", "--name", "py", "-", "--", ECHO, "-n", "2"],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        token = sockdup.share(lst, p.pid)
+        token = sockdup.share(lst, p.pid, ttl=CHILD_TTL)
         lst.close()
         p.stdin.write(token + "\n")
         p.stdin.close()
@@ -678,7 +682,7 @@ class Interop(Base):
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True)
             try:
-                token = sockdup.share(a, p.pid)
+                token = sockdup.share(a, p.pid, ttl=CHILD_TTL)
                 p.stdin.write(token + "\n")
                 p.stdin.flush()
                 out = []
@@ -697,7 +701,7 @@ class Interop(Base):
             p = subprocess.Popen(["sh", "-c", f'read tok; exec {TOOL} revoke "$tok"'],
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True)
-            token2 = sockdup.share(a, p.pid)
+            token2 = sockdup.share(a, p.pid, ttl=CHILD_TTL)
             out2 = finish(p, token2 + "\n")
             self.assertEqual(p.returncode, 0, out2)
             self.assertFalse(self.pending(token2))
@@ -746,7 +750,7 @@ class SocketServer(Base):
         p = subprocess.Popen([sys.executable, "-c", SERVER, str(clients * rounds)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              env=CHILD_ENV, text=True)
-        p.stdin.write(sockdup.share(lst, p.pid) + "\n")
+        p.stdin.write(sockdup.share(lst, p.pid, ttl=CHILD_TTL) + "\n")
         p.stdin.close()
         lst.close()   # from now on only the server holds the listener
         self.assertEqual(p.stdout.readline().split(), ["serving", str(port)])
