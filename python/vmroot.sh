@@ -8,12 +8,16 @@
 # pydoc topics, distutils and the static library for embedding (the
 # compiled .pyc files stay: compiling under TCG would be slow).
 #
-# Usage: python/vmroot.sh DEST
+# Usage: python/vmroot.sh DEST [--interpreter-only]
+#   --interpreter-only  python3 and its standard library, not the package
+#                       (the packaging lane adds python3-sockdup as installed)
 
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-dest=${1:?usage: python/vmroot.sh DEST}
+dest=${1:?usage: python/vmroot.sh DEST [--interpreter-only]}
+only_py=0
+[ "${2:-}" = --interpreter-only ] && only_py=1
 py=/usr/bin/python3
 [ -x "$py" ] || { echo "python/vmroot.sh: $py is missing (make deps)" >&2; exit 1; }
 ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
@@ -50,6 +54,8 @@ done
 libdir=$(dirname "$(ldd "$exe" | sed -n 's/.*libc\.so\.6 => \([^ ]*\) .*/\1/p')")
 "$top/selftests/qemu/vmroot-elf.sh" "$dest" "$exe" "${mods[@]}" "$libdir/libgcc_s.so.1"
 ln -sfn "$(basename "$exe")" "$dest/usr/bin/python3"
+
+[ "$only_py" = 0 ] || exit 0
 
 # the package and its tests, fresh every time
 rm -rf "$dest/sockdup/python"

@@ -40,7 +40,7 @@ if ! [[ $version =~ ^[0-9][A-Za-z0-9.+~]*$ ]]; then
 	exit 2
 fi
 
-selftests/qemu/deps.sh --only gcc make libc6-dev debhelper dh-dkms dpkg-dev lintian
+selftests/qemu/deps.sh --only gcc make libc6-dev debhelper dh-dkms dh-python python3 dpkg-dev lintian
 
 case $out in
 /*) ;;

@@ -11,7 +11,9 @@
 #      what libsockdup-dev and libsockdup0 installed;
 #   5. one VM per kernel (mode pkg): `modprobe sockdup` loads the DKMS build
 #      through modules.dep; smoke_test, installed_client and the installed
-#      /usr/bin/sockdup run there (with their shared libraries, from ldd);
+#      /usr/bin/sockdup run there (with their shared libraries, from ldd),
+#      and installed_python.py with Debian's python3 and python3-sockdup as
+#      installed in /usr/lib/python3/dist-packages;
 #   6. a newer version installed over it (the same tree packaged as
 #      VERSION+lane1): DKMS rebuilds it for every kernel, the old one is gone;
 #   7. apt-get purge: no package, DKMS entry, source or module file is left.
@@ -296,6 +298,16 @@ vm_runs() {
 		cp -a "/lib/modules/$k"/modules.* "/lib/modules/$k/updates" "$root/lib/modules/$k/"
 		cp -a /usr/bin/sockdup "$root/usr/bin/"
 		cp -a "$client" "$root/usr/local/bin/"
+		# python3-sockdup as installed (with the bytecode its postinst
+		# compiled), Debian's python3 to run it
+		if ! python/vmroot.sh "$root" --interpreter-only >"$work/vmroot-$k.log" 2>&1; then
+			indent <"$work/vmroot-$k.log"
+			result 1 "VM run on $k: python3 for the VM root"
+			continue
+		fi
+		mkdir -p "$root/usr/lib/python3/dist-packages"
+		cp -a /usr/lib/python3/dist-packages/sockdup "$root/usr/lib/python3/dist-packages/"
+		install -m 755 selftests/packaging/installed_python.py "$root/usr/local/bin/installed_python"
 		# The programs are dynamic, as users run them: their libraries
 		# (libsockdup.so.0 from libsockdup0, libc, the loader) go along.
 		for lib in $(for f in /usr/bin/sockdup "$client"; do ldd "$f"; done |

@@ -29,7 +29,7 @@ packages=(
 	# the debug kernel (selftests/qemu/debug/build-kernel.sh)
 	flex bison bc libelf-dev
 	# the Debian packages and their lane (make deb, selftests/packaging/)
-	debhelper dh-dkms dkms dpkg-dev lintian openssl pkgconf
+	debhelper dh-dkms dh-python dkms dpkg-dev lintian openssl pkgconf
 	# the Python package's tests and the real servers in the VM (python/,
 	# examples/servers/): copied into the initramfs with their libraries
 	python3 haproxy nginx systemd
@@ -45,6 +45,8 @@ packages=(
 	git sparse
 	# checkpatch.pl checks SPDX lines with scripts/spdxcheck.py
 	python3-ply python3-git
+	# pip install ./python into a venv (python/tests/pip_test.sh)
+	python3-venv python3-setuptools python3-wheel
 )
 
 tarball=/usr/src/linux-source-6.12.tar.xz

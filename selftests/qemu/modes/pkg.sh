@@ -8,7 +8,9 @@
 # host's modules.dep).  This mode checks that it is that module, at the
 # packages' version (sockdup_version= on the command line), then runs
 # smoke_test and installed_client: a program built against libsockdup-dev
-# with pkg-config, using libsockdup.so.0 and /usr/bin/sockdup as installed.
+# with pkg-config, using libsockdup.so.0 and /usr/bin/sockdup as installed;
+# and installed_python: python3-sockdup as installed, with Debian's python3,
+# handing sockets to and from /usr/bin/sockdup.
 #
 # vm-timeout: 240
 
@@ -34,11 +36,15 @@ fi
 
 rc=0
 sockdup_kmsg_mark tests
-echo "@@sockdup plan 2"
+echo "@@sockdup plan 3"
 sockdup_run_test /sockdup/tests/smoke_test || rc=1
 # sockdup_run_test passes no arguments: a wrapper gives the version.
 printf '#!/bin/sh\nexec /usr/local/bin/installed_client "%s" /usr/bin/sockdup\n' \
 	"${sockdup_version:-}" >/tmp/installed_client
 chmod +x /tmp/installed_client
 sockdup_run_test /tmp/installed_client 60 || rc=1
+printf '#!/bin/sh\nexec /usr/local/bin/installed_python "%s" /usr/bin/sockdup\n' \
+	"${sockdup_version:-}" >/tmp/installed_python
+chmod +x /tmp/installed_python
+sockdup_run_test /tmp/installed_python 60 || rc=1
 exit "$rc"
