@@ -149,14 +149,37 @@ static long sys_bpf(int cmd, union bpf_attr *attr)
 }
 
 /*
- * Load @insns as a file_receive program and attach it.  Returns the link
- * fd (close it to detach) or -1; @log gets the verifier's complaint.
+ * The end of both programs, after a jump over two instructions when the
+ * file may be received: return -LSM_ERRNO; allow: return 0.
  */
-static int attach_prog(const struct bpf_insn *insns, unsigned int cnt,
+static const struct bpf_insn refuse_else_allow[] = {
+	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+	  .imm = -LSM_ERRNO },
+	{ .code = BPF_JMP | BPF_EXIT },
+	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+	  .imm = 0 },
+	{ .code = BPF_JMP | BPF_EXIT },
+};
+
+/*
+ * Load a file_receive program made of @body (@cnt instructions) followed
+ * by refuse_else_allow, and attach it.  Returns the link fd (close it to
+ * detach) or -1; @log gets the verifier's complaint.
+ */
+static int attach_prog(const struct bpf_insn *body, unsigned int cnt,
 		       char *log, size_t loglen)
 {
+	struct bpf_insn insns[32];
 	union bpf_attr attr;
 	int btf_id, prog, link, err;
+
+	if (cnt + ARRAY_SIZE(refuse_else_allow) > ARRAY_SIZE(insns)) {
+		snprintf(log, loglen, "program of %u instructions too long", cnt);
+		return -1;
+	}
+	memcpy(insns, body, cnt * sizeof(*body));
+	memcpy(insns + cnt, refuse_else_allow, sizeof(refuse_else_allow));
+	cnt += ARRAY_SIZE(refuse_else_allow);
 
 	btf_id = btf_func_id(HOOK);
 	if (btf_id < 0) {
@@ -217,14 +240,6 @@ static int attach_refuser(pid_t id, bool whole_process, char *log,
 		/* if r0 != id goto allow */
 		{ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = BPF_REG_0,
 		  .off = 2, .imm = id },
-		/* refuse: return -LSM_ERRNO */
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
-		  .imm = -LSM_ERRNO },
-		{ .code = BPF_JMP | BPF_EXIT },
-		/* allow (the jump above lands here): return 0 */
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
-		  .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
 	};
 
 	return attach_prog(insns, ARRAY_SIZE(insns), log, loglen);
@@ -271,14 +286,6 @@ static int attach_nth_refuser(pid_t tid, int nth, int map, char *log,
 		/* if r1 != nth goto allow */
 		{ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = BPF_REG_1,
 		  .off = 2, .imm = nth },
-		/* refuse: return -LSM_ERRNO */
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
-		  .imm = -LSM_ERRNO },
-		{ .code = BPF_JMP | BPF_EXIT },
-		/* allow (the jump above lands here): return 0 */
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
-		  .imm = 0 },
-		{ .code = BPF_JMP | BPF_EXIT },
 	};
 
 	return attach_prog(insns, ARRAY_SIZE(insns), log, loglen);
