@@ -421,29 +421,28 @@ class Errors(Base):
             self.assertEqual(e.errno, code, str(e))
             return tokens + [str(e)]
 
-    def test_edquot(self) -> None:
+    def _check_cap(self, name: str, counted: str, room: int, code: int,
+                   refused: str) -> None:
+        """Set parameter `name` to leave `room` more shares above what
+        `counted` (a Stats field) is now: the share after those fails with
+        `code`, its message names the parameter, and Stats field `refused`
+        counts one refusal."""
         with socket.socket() as s:
             before = sockdup.stats()
-            with param("max_per_user", before.user_pending + 2):
-                got = self._fill(s, errno.EDQUOT)
-                self.assertIn("max_per_user", got[-1])
+            with param(name, getattr(before, counted) + room):
+                got = self._fill(s, code)
+                self.assertIn(name, got[-1])
                 tokens = got[:-1]
-                self.assertEqual(len(tokens), 2)
+                self.assertEqual(len(tokens), room)
                 for t in tokens:
                     sockdup.revoke(t)
-            self.assertEqual(sockdup.stats().refused_user - before.refused_user, 1)
+            self.assertEqual(getattr(sockdup.stats(), refused) - getattr(before, refused), 1)
+
+    def test_edquot(self) -> None:
+        self._check_cap("max_per_user", "user_pending", 2, errno.EDQUOT, "refused_user")
 
     def test_enospc(self) -> None:
-        with socket.socket() as s:
-            before = sockdup.stats()
-            with param("max_total", before.pending + 3):
-                got = self._fill(s, errno.ENOSPC)
-                self.assertIn("max_total", got[-1])
-                tokens = got[:-1]
-                self.assertEqual(len(tokens), 3)
-                for t in tokens:
-                    sockdup.revoke(t)
-            self.assertEqual(sockdup.stats().refused_global - before.refused_global, 1)
+        self._check_cap("max_total", "pending", 3, errno.ENOSPC, "refused_global")
 
     def test_enoent_unknown(self) -> None:
         token = sockdup.encode_token(os.urandom(16))
