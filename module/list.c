@@ -67,15 +67,18 @@ static int sockdup_list_flush(struct sockdup_lister *l)
 	return 0;
 }
 
-/* Account for @e, and describe it if there is room (sockdup_table_walk()). */
+/*
+ * Account for @e, and describe it if there is room (sockdup_table_walk()).
+ * A share past its TTL is released here, as a lookup releases it, so that
+ * it leaves STATS.pending and a count-only LIST as it leaves the list.
+ */
 static int sockdup_list_one(struct sockdup_entry *e, void *arg)
 {
 	struct sockdup_lister *l = arg;
 
 	if (!l->admin && !sockdup_entry_visible(e, l->uid))
 		return 0;
-	if (atomic_read(&e->state) == SOCKDUP_DEAD ||
-	    sockdup_entry_expired(e, l->now))
+	if (sockdup_entry_gone(e, l->now))
 		return 0;
 	l->total++;
 	if (l->count + l->nbuf >= l->capacity)
@@ -86,6 +89,25 @@ static int sockdup_list_one(struct sockdup_entry *e, void *arg)
 	return sockdup_list_flush(l);
 }
 
+/* Walk the table for @l; a count-only walk needs no bounce buffer. */
+static int sockdup_list_walk(struct sockdup_lister *l)
+{
+	int err;
+
+	if (l->capacity) {
+		l->buf = kmalloc_array(SOCKDUP_LIST_BATCH, sizeof(*l->buf),
+				       GFP_KERNEL);
+		if (!l->buf)
+			return -ENOMEM;
+	}
+	l->now = ktime_get_ns();
+	err = sockdup_table_walk(sockdup_list_one, l);
+	if (!err)
+		err = sockdup_list_flush(l);
+	kfree(l->buf);
+	return err;
+}
+
 /**
  * sockdup_ioctl_list() - %SOCKDUP_IOC_LIST
  * @uarg: user pointer to &struct sockdup_list.
@@ -93,7 +115,17 @@ static int sockdup_list_one(struct sockdup_entry *e, void *arg)
  *
  * Describes the pending shares visible to the caller, in table order,
  * each at most once.  Shares made or released while the listing runs may
- * or may not appear.
+ * or may not appear.  The listing releases the shares past their TTL it
+ * meets: its total counts only shares that can still be redeemed.
+ *
+ * A count-only LIST (capacity 0) by a caller who sees every share reads
+ * the number of shares in the table (sockdup_slots_in_use()) and walks
+ * nothing: it counts every share not released yet, so also one past its
+ * TTL in the moment before the sweeper (armed for the earliest expiry)
+ * releases it, and a SHARE in progress.  A batch counts as one share, as
+ * in a listing.  What other callers see depends on the uid their targets
+ * run as now, which no counter follows: their count walks the table,
+ * allocating nothing.
  *
  * Context: Process context; sleeps.  Walks the cookie table a chunk at a
  * time (sockdup_table_walk()), describing and copying out with no lock held.
@@ -122,15 +154,10 @@ long sockdup_ioctl_list(void __user *uarg, unsigned int usize)
 		return -EFAULT;
 	l.admin = ns_capable_noaudit(&init_user_ns, CAP_SYS_ADMIN);
 	l.uid = current_uid();
-	l.buf = kmalloc_array(SOCKDUP_LIST_BATCH, sizeof(*l.buf), GFP_KERNEL);
-	if (!l.buf)
-		return -ENOMEM;
-
-	l.now = ktime_get_ns();
-	err = sockdup_table_walk(sockdup_list_one, &l);
-	if (!err)
-		err = sockdup_list_flush(&l);
-	kfree(l.buf);
+	if (!l.capacity && l.admin)
+		l.total = sockdup_slots_in_use();
+	else
+		err = sockdup_list_walk(&l);
 	if (err)
 		return err;
 

@@ -34,9 +34,9 @@
 #define SOCKDUP_NO_SLOT		SOCKDUP_TABLE_MAX_SHARES
 
 /*
- * Protects sockdup_slots_free, sockdup_slots_fresh, the installation of
- * pages and every store to a slot.  Readers load pages and slots under
- * RCU without it.
+ * Protects sockdup_slots_free, sockdup_slots_fresh, sockdup_slots_used,
+ * the installation of pages and every store to a slot.  Readers load
+ * pages and slots under RCU without it.
  */
 static DEFINE_SPINLOCK(sockdup_slots_lock);
 /* Pages of slots; a page is stored once, with release, and never moved. */
@@ -45,6 +45,8 @@ static unsigned long *sockdup_slot_page[SOCKDUP_SLOT_PAGES];
 static u32 sockdup_slots_free = SOCKDUP_NO_SLOT;
 /* Indices from here on were never handed out; read locklessly by walks. */
 static u32 sockdup_slots_fresh;
+/* Slots holding a share; read locklessly by sockdup_slots_in_use(). */
+static u32 sockdup_slots_used;
 
 static unsigned long *sockdup_slot(u32 index)
 {
@@ -87,6 +89,20 @@ struct sockdup_entry *sockdup_slot_load(u32 index)
 u32 sockdup_slot_end(void)
 {
 	return READ_ONCE(sockdup_slots_fresh);
+}
+
+/**
+ * sockdup_slots_in_use() - how many slots hold a share
+ *
+ * Every share inserted and not released yet: also one being made and not
+ * published yet, and one past its TTL that nobody has released yet.
+ *
+ * Context: Any context.
+ * Return: the number of shares in the table.
+ */
+u32 sockdup_slots_in_use(void)
+{
+	return READ_ONCE(sockdup_slots_used);
 }
 
 /**
@@ -139,6 +155,7 @@ int sockdup_slot_alloc(struct sockdup_entry *e, u32 *index)
 	}
 	/* Like rcu_assign_pointer(): @e's memory before its address. */
 	smp_store_release(slot, (unsigned long)e);
+	WRITE_ONCE(sockdup_slots_used, sockdup_slots_used + 1);
 	*index = i;
 out_unlock:
 	spin_unlock(&sockdup_slots_lock);
@@ -162,6 +179,7 @@ void sockdup_slot_free(u32 index, struct sockdup_entry *e)
 	if (!WARN_ON_ONCE(!slot || READ_ONCE(*slot) != (unsigned long)e)) {
 		WRITE_ONCE(*slot, (unsigned long)sockdup_slots_free << 1 | 1);
 		sockdup_slots_free = index;
+		WRITE_ONCE(sockdup_slots_used, sockdup_slots_used - 1);
 	}
 	spin_unlock(&sockdup_slots_lock);
 }

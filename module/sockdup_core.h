@@ -267,6 +267,7 @@ struct sockdup_entry *sockdup_entry_lookup_id(u64 id);
 /* slots.c */
 struct sockdup_entry *sockdup_slot_load(u32 index);
 u32 sockdup_slot_end(void);
+u32 sockdup_slots_in_use(void);
 int sockdup_slot_alloc(struct sockdup_entry *e, u32 *index);
 void sockdup_slot_free(u32 index, struct sockdup_entry *e);
 void sockdup_slots_destroy(void);

@@ -290,7 +290,13 @@ struct sockdup_stats {
  * @capacity: in: number of records @entries can hold (0 only counts).
  * @count: out: number of records written.  Must be zero on input.
  * @total: out: number of pending shares visible to the caller, which may be
- *	more than @count.  Must be zero on input.
+ *	more than @count.  Must be zero on input.  A listing releases the
+ *	shares past their TTL it meets and counts only shares that can still
+ *	be redeemed; a batch counts as one share.  With @capacity 0, a
+ *	caller that sees every share gets the module's count of the shares
+ *	in its table, read without walking the table: it also counts a share
+ *	past its TTL that the sweeper, which runs at the earliest expiry, has
+ *	not released yet, and a share being made.
  *
  * A caller with CAP_SYS_ADMIN in the initial user namespace sees every
  * pending share; any other caller sees the shares its real uid made, the
