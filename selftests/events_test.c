@@ -19,7 +19,7 @@
 /* The harness first: sd_time.h then scales its per-test timeouts. */
 #include "kselftest_harness.h"
 
-#include "lifetime_util.h"
+#include "sockdup_util.h"
 
 #define LONG_TTL_MS	60000
 #define EVQ_LEN		128	/* records a queue holds (events.c) */
@@ -493,11 +493,11 @@ TEST_F(events, close_races_redeem)
 				   LONG_TTL_MS, &s));
 		memcpy(req.cookie, s.cookie, sizeof(req.cookie));
 		/* The target redeems while the file is closed under it. */
-		ASSERT_EQ(0, fd_send(self->target.ctl, &req, sizeof(req), -1));
+		ASSERT_EQ(0, sd_send_with_fd(self->target.ctl, &req, sizeof(req), -1));
 		if (i % 2)
 			sched_yield();
 		close(dev);
-		ASSERT_EQ(sizeof(*rep), fd_recv(self->target.ctl, rep,
+		ASSERT_EQ(sizeof(*rep), sd_recv_with_fd(self->target.ctl, rep,
 						sizeof(*rep), &pfd));
 		ok += rep->ret >= 0;
 		if (rep->ret >= 0)

@@ -10,7 +10,7 @@
 #define _GNU_SOURCE
 #include "kselftest_harness.h"
 
-#include "lifetime_util.h"
+#include "sockdup_util.h"
 
 #define TTL_MS		sd_ms(20000)
 /* a small array for the argument checks */
@@ -71,7 +71,7 @@ FIXTURE_SETUP(list)
 		int sock, ret;
 
 		ASSERT_EQ(0, make_sock(plan[i].kind, &sock, &self->peer[i]));
-		self->ino[i] = fd_ino(sock);
+		self->ino[i] = sd_inode(sock);
 		if (plan[i].sharer < 0)
 			ret = sd_share(self->dev, sock, target, TTL_MS,
 				       &self->s[i]);

@@ -9,7 +9,7 @@
 #define _GNU_SOURCE
 #include "kselftest_harness.h"
 
-#include "lifetime_util.h"
+#include "sockdup_util.h"
 
 #define TTL_MS		sd_ms(10000)
 /* age_ms + ttl_left_ms may be off the TTL by the module's clock rounding */
@@ -135,7 +135,7 @@ TEST_F(query, fields_seen_by_sharer)
 	struct sockdup_share_info info;
 
 	ASSERT_EQ(0, sd_query(self->dev, self->s.cookie, &info));
-	check_info(_metadata, variant, &info, self->s.id, fd_ino(self->sock),
+	check_info(_metadata, variant, &info, self->s.id, sd_inode(self->sock),
 		   self->t_share);
 	EXPECT_EQ(getpid(), info.sharer_pid);
 	EXPECT_EQ(self->target.pid, info.target_pid);
@@ -146,7 +146,7 @@ TEST_F(query, fields_seen_by_target)
 	struct sockdup_share_info info;
 
 	ASSERT_EQ(0, agent_query(&self->target, self->s.cookie, &info));
-	check_info(_metadata, variant, &info, self->s.id, fd_ino(self->sock),
+	check_info(_metadata, variant, &info, self->s.id, sd_inode(self->sock),
 		   self->t_share);
 	EXPECT_EQ(getpid(), info.sharer_pid);
 	EXPECT_EQ(self->target.pid, info.target_pid);
@@ -156,7 +156,7 @@ TEST_F(query, fields_seen_by_target)
 TEST_F(query, fields_after_sharer_close)
 {
 	struct sockdup_share_info info;
-	__u64 ino = fd_ino(self->sock);
+	__u64 ino = sd_inode(self->sock);
 
 	close(self->sock);
 	self->sock = -1;
@@ -212,7 +212,7 @@ TEST_F(query, does_not_consume)
 
 	fd = agent_redeem(&self->target, self->s.cookie, 0, &ino);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(fd_ino(self->sock), ino);
+	EXPECT_EQ(sd_inode(self->sock), ino);
 	EXPECT_EQ(-1, sd_query(self->dev, self->s.cookie, &info));
 	EXPECT_EQ(ENOENT, errno);
 	EXPECT_EQ(-1, agent_query(&self->target, self->s.cookie, &info));
@@ -344,7 +344,7 @@ TEST_F(qmisc, by_id_einval)
 	EXPECT_EQ(EINVAL, errno);
 	q.info.nr_fds = 0;
 	EXPECT_EQ(0, ioctl(self->dev, SOCKDUP_IOC_QUERY, &q));
-	EXPECT_EQ(fd_ino(self->sock), q.info.sock_ino);
+	EXPECT_EQ(sd_inode(self->sock), q.info.sock_ino);
 }
 
 /* The size of an ioctl command changed to @size. */
@@ -371,7 +371,7 @@ TEST_F(qmisc, first_version_size)
 					      SOCKDUP_QUERY_SIZE_VER0), q))
 		TH_LOG("query: %s", strerror(errno));
 	EXPECT_EQ(self->s.id, q->info.id);
-	EXPECT_EQ(fd_ino(self->sock), q->info.sock_ino);
+	EXPECT_EQ(sd_inode(self->sock), q->info.sock_ino);
 	EXPECT_EQ(1, q->info.nr_fds);
 	for (i = SOCKDUP_QUERY_SIZE_VER0; i < sizeof(qbuf); i++)
 		ASSERT_EQ(0xa5, buf[i]) TH_LOG("byte %zu written", i);
@@ -477,7 +477,7 @@ TEST_F(qmisc, pid_namespace)
 	EXPECT_EQ(1, info.target_pid);
 	EXPECT_EQ(0, info.sharer_pid);
 	EXPECT_EQ(s.id, info.id);
-	EXPECT_EQ(fd_ino(sock), info.sock_ino);
+	EXPECT_EQ(sd_inode(sock), info.sock_ino);
 
 	ASSERT_EQ(0, sd_query(self->dev, s.cookie, &info));
 	EXPECT_EQ(inner.pid, info.target_pid);

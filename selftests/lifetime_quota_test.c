@@ -16,7 +16,7 @@
 #define _GNU_SOURCE
 #include "kselftest_harness.h"
 
-#include "lifetime_util.h"
+#include "sockdup_util.h"
 
 #define QUOTA_UID	31000	/* the test process's euid while sharing */
 #define OTHER_UID	31001	/* another ordinary user */
@@ -43,7 +43,7 @@ static int set_param(const char *name, long val)
 
 	if (seteuid(0))
 		return -1;
-	ret = param_set(name, val);
+	ret = sd_param_set(name, val);
 	err = errno;
 	if (seteuid(QUOTA_UID))
 		return -1;

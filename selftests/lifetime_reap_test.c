@@ -12,7 +12,7 @@
 
 #include "kselftest_harness.h"
 
-#include "lifetime_util.h"
+#include "sockdup_util.h"
 
 /* sweep_ms for the fast fixture; the documented bound is twice it */
 #define FAST_SWEEP_MS	200
@@ -62,11 +62,11 @@ FIXTURE_SETUP(reap)
 	 * already scheduled at the old period.
 	 */
 	ASSERT_EQ(0, params_reset_but(SD_SWEEP));
-	cur = param_get("sweep_ms");
+	cur = param_read("sweep_ms");
 	ASSERT_LT(0, cur);
 	self->sweep_ms = variant->sweep_ms ?: param_orig(SD_SWEEP);
 	if (cur != self->sweep_ms) {
-		ASSERT_EQ(0, param_set("sweep_ms", self->sweep_ms));
+		ASSERT_EQ(0, sd_param_set("sweep_ms", self->sweep_ms));
 		sd_sleep_ms(cur + sd_ms(50));
 	}
 	self->dev = sd_open();
@@ -219,7 +219,7 @@ TEST_F(reap, zombie_target)
 	int64_t t0;
 
 	ASSERT_EQ(0, share_and_close(self, &s));
-	ASSERT_EQ(0, fd_send(self->target.ctl, &req, sizeof(req), -1));
+	ASSERT_EQ(0, sd_send_with_fd(self->target.ctl, &req, sizeof(req), -1));
 	/* its end of the control socket closes when it has exited */
 	ASSERT_EQ(0, recv(self->target.ctl, &c, 1, 0));
 	t0 = sd_now_ms();

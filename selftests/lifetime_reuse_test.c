@@ -25,7 +25,7 @@
 
 #include "kselftest_harness.h"
 
-#include "lifetime_util.h"
+#include "sockdup_util.h"
 
 #define CHURNERS	2
 #define PROBERS		2
@@ -85,7 +85,7 @@ static void *churn(void *p)
 			if (fd < 0) {
 				atomic_fetch_add(&a->fresh_fail, 1);
 			} else {
-				if (fd_ino(fd) != fd_ino(a->socks[k]))
+				if (sd_inode(fd) != sd_inode(a->socks[k]))
 					atomic_fetch_add(&a->wrong_sock, 1);
 				close(fd);
 			}

@@ -14,7 +14,7 @@
 
 #include "kselftest_harness.h"
 
-#include "lifetime_util.h"
+#include "sockdup_util.h"
 
 FIXTURE(revoke) {
 	int dev;
@@ -119,7 +119,7 @@ TEST_F(revoke, third_process_eperm)
 	/* the cookie is untouched: the target still redeems it */
 	fd = agent_redeem(&self->target, self->s.cookie, 0, &ino);
 	ASSERT_LE(0, fd);
-	EXPECT_EQ(fd_ino(self->sock), ino);
+	EXPECT_EQ(sd_inode(self->sock), ino);
 }
 
 /* The same for an ordinary user that is neither. */

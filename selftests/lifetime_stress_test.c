@@ -21,7 +21,7 @@
 
 #include "kselftest_harness.h"
 
-#include "lifetime_util.h"
+#include "sockdup_util.h"
 
 #define WORKERS		3	/* sharer processes */
 #define TARGETS		2	/* target processes per worker and round */
@@ -124,7 +124,7 @@ static void do_op(int dev, const struct op *op)
 	if (op->kind == OP_REDEEM) {
 		ret = sd_redeem(dev, op->cookie, SOCKDUP_REDEEM_CLOEXEC);
 		if (ret >= 0) {
-			if (fd_ino(ret) != r->ino)
+			if (sd_inode(ret) != r->ino)
 				add(&shm->wrong_ino, 1);
 			add(&r->redeems, 1);
 			add(&shm->redeems, 1);
@@ -172,7 +172,7 @@ static void target_main(int ctl)
 	dev = sd_open();
 	if (dev < 0)
 		_exit(2);
-	if (fd_recv(ctl, &plan, sizeof(plan), &fd) != sizeof(plan))
+	if (sd_recv_with_fd(ctl, &plan, sizeof(plan), &fd) != sizeof(plan))
 		_exit(plan.n[0] ? 3 : 0);
 	for (i = 0; i < 2; i++) {
 		lanes[i] = (struct lane){ .dev = dev, .n = plan.n[i],
@@ -302,7 +302,7 @@ static bool round_run(struct worker *w)
 			add(&shm->setup_fail, 1);
 			continue;
 		}
-		r->ino = fd_ino(sock);
+		r->ino = sd_inode(sock);
 		/* 4 in 10 expire in the middle of the ops, 2 a bit later */
 		ttl = dice < 4 ? 1 + rnd(&w->seed) % (MAX_DELAY_US / 1000) :
 		      dice < 6 ? 50 + rnd(&w->seed) % 150 : LONG_TTL_MS;
@@ -342,7 +342,7 @@ static bool round_run(struct worker *w)
 		sort_ops(plans[k].ops[1], plans[k].n[1]);
 		if (plans[k].exit_at_us >= 0)
 			add(&shm->early_exits, 1);
-		if (fd_send(ctl[k], &plans[k], sizeof(plans[k]), -1))
+		if (sd_send_with_fd(ctl[k], &plans[k], sizeof(plans[k]), -1))
 			add(&shm->setup_fail, 1);
 	}
 	sort_ops(revokes, nrev);
@@ -407,7 +407,7 @@ FIXTURE_SETUP(stress)
 	ASSERT_NE(MAP_FAILED, shm);
 	ASSERT_EQ(0, params_reset());
 	if (param_orig(SD_SWEEP) != SWEEP_MS) {
-		ASSERT_EQ(0, param_set("sweep_ms", SWEEP_MS));
+		ASSERT_EQ(0, sd_param_set("sweep_ms", SWEEP_MS));
 		sd_sleep_ms(param_orig(SD_SWEEP) + sd_ms(50));
 	}
 	self->dev = sd_open();

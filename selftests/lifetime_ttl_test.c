@@ -8,7 +8,7 @@
 #define _GNU_SOURCE
 #include "kselftest_harness.h"
 
-#include "lifetime_util.h"
+#include "sockdup_util.h"
 
 /*
  * The module may run its expiry timer on jiffies: a timer armed in the
@@ -242,7 +242,7 @@ TEST_F(ttl, above_max_einval)
 	struct sd_want none = { 0 };
 	struct sockdup_share_info info;
 	struct sockdup_share s;
-	long max = param_get("max_ttl_ms");
+	long max = param_read("max_ttl_ms");
 	int64_t t0;
 
 	ASSERT_LT(0, max);
@@ -269,7 +269,7 @@ TEST_F(ttl, lowered_max_einval)
 {
 	struct sockdup_share s;
 
-	ASSERT_EQ(0, param_set("max_ttl_ms", 1000));
+	ASSERT_EQ(0, sd_param_set("max_ttl_ms", 1000));
 	EXPECT_EQ(-1, sd_share(self->dev, self->sock, self->target.pid, 1001, &s));
 	EXPECT_EQ(EINVAL, errno);
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 1000, &s));
@@ -281,7 +281,7 @@ TEST_F(ttl, zero_uses_default)
 {
 	struct sockdup_share_info info;
 	struct sockdup_share s;
-	long def = param_get("default_ttl_ms");
+	long def = param_read("default_ttl_ms");
 	int64_t t0;
 
 	ASSERT_LT(2000, def);
@@ -304,7 +304,7 @@ TEST_F(ttl, zero_uses_changed_default)
 	struct sockdup_share s;
 	int64_t t0;
 
-	ASSERT_EQ(0, param_set("default_ttl_ms", def));
+	ASSERT_EQ(0, sd_param_set("default_ttl_ms", def));
 	t0 = sd_now_ms();
 	ASSERT_EQ(0, sd_share(self->dev, self->sock, self->target.pid, 0, &s));
 	drop_own(&self->sock);

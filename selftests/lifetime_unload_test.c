@@ -13,7 +13,7 @@
 
 #include "kselftest_harness.h"
 
-#include "lifetime_util.h"
+#include "sockdup_util.h"
 
 #define KO_DEFAULT	"/sockdup/sockdup.ko"
 #define LONG_TTL_MS	((__u32)sd_ms(30000))
@@ -180,9 +180,10 @@ static int listener_pair(int *sock, int *peer)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	int lfd = sk_bound(AF_INET, SOCK_STREAM), cfd;
+	int lfd, cfd;
 
-	if (lfd < 0 || getsockname(lfd, (struct sockaddr *)&ss, &len))
+	if (make_sock(SK_TCP_LISTENER, &lfd, &cfd) ||
+	    getsockname(lfd, (struct sockaddr *)&ss, &len))
 		return -1;
 	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (cfd < 0 || connect(cfd, (struct sockaddr *)&ss, len))
@@ -348,7 +349,7 @@ TEST_F(unload, races_expiry_and_reaping)
 
 	TH_LOG("seed %llu", (unsigned long long)seed);
 	for (r = 0; r < ROUNDS; r++) {
-		ASSERT_EQ(0, param_set("sweep_ms", 10));
+		ASSERT_EQ(0, sd_param_set("sweep_ms", 10));
 		ASSERT_EQ(0, agent_spawn(&self->sharer, 0, 0));
 		for (k = 0; k < TARGETS; k++)
 			ASSERT_EQ(0, agent_spawn(&targets[k], 0, 0));
@@ -414,7 +415,7 @@ TEST_F(unload, races_close_of_the_events_file)
 		ASSERT_EQ(0, agent_closedev(&self->target));
 
 		/* the sharer exits (its file closes) while rmmod runs */
-		ASSERT_EQ(0, fd_send(self->sharer.ctl, &bye, sizeof(bye), -1));
+		ASSERT_EQ(0, sd_send_with_fd(self->sharer.ctl, &bye, sizeof(bye), -1));
 		if (r % 2)
 			sched_yield();
 		ASSERT_EQ(0, rmmod_wait()) {

@@ -3,7 +3,7 @@
  * sockdup_skip.h - skip a whole test program when there is no sockdup device
  *
  * Every test program includes this header, directly or through
- * sockdup_util.h or lifetime_util.h.  Before main() it opens /dev/sockdup
+ * sockdup_util.h.  Before main() it opens /dev/sockdup
  * once.  When the module is not loaded, or the caller may not open the
  * device, the program prints an empty TAP plan with the reason and exits
  * with KSFT_SKIP (4), as kselftest's runner expects, instead of failing

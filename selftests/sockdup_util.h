@@ -18,9 +18,13 @@
  *   TH_LOG("%s", sd_errmsg());
  * - Every descriptor the helpers create is O_CLOEXEC.
  *
- * The socket helpers (struct sd_sock: every socket kind with an observer
- * that sees it close, SD_KIND_VARIANTS()) live in sockdup_sock.h, which
- * this header includes at its end.
+ * This is the suite's one helper header: every test includes it and
+ * nothing else of the suite.  Two parts live in files of their own, which
+ * it includes at its end: sockdup_sock.h (struct sd_sock: every socket kind
+ * with an observer that sees it close, SD_KIND_VARIANTS()) and
+ * sockdup_agent.h (counters with other programs' leftovers accounted for,
+ * module parameters put back at exit, bare sockets of an enum sk_kind,
+ * agents: child processes that make sockdup calls on request).
  */
 #ifndef SOCKDUP_UTIL_H
 #define SOCKDUP_UTIL_H
@@ -38,6 +42,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/kcmp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -45,6 +50,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +63,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -182,23 +189,41 @@ static inline int sd_open(void)
 	return open(SOCKDUP_DEVICE, O_RDWR | O_CLOEXEC);
 }
 
-/**
- * sd_share() - SOCKDUP_IOC_SHARE of @fd for @target with @ttl_ms
- * @dev: a /dev/sockdup descriptor
- * @fd: the socket to share
- * @target: the target process id
- * @ttl_ms: TTL in ms, 0 for the module's default
- * @cookie: out (may be NULL): the cookie, written only on success
- *
- * Return: 0, or -1 and errno.
+/*
+ * A cookie argument of the wrappers below is either a struct sd_cookie or
+ * the cookie member of a UAPI struct (what SHARE wrote into a struct
+ * sockdup_share): sd_cookie_bytes() gives its bytes, and passing anything
+ * else does not compile.
  */
-static inline int sd_share(int dev, int fd, pid_t target, __u32 ttl_ms,
-			   struct sd_cookie *cookie)
+#define sd_cookie_bytes(c) _Generic((c),				\
+	struct sd_cookie *: ((const struct sd_cookie *)(c))->b,		\
+	const struct sd_cookie *: ((const struct sd_cookie *)(c))->b,	\
+	__u8 *: (const __u8 *)(c),					\
+	const __u8 *: (const __u8 *)(c))
+
+/*
+ * SOCKDUP_IOC_SHARE; *@out is the whole struct as the kernel left it (also
+ * on failure: its cookie then is zero).
+ */
+static inline int sd_share_uapi(int dev, int fd, pid_t target, __u32 ttl_ms,
+				struct sockdup_share *out)
 {
 	struct sockdup_share sh = {
 		.fd = fd, .target_pid = target, .ttl_ms = ttl_ms,
 	};
 	int ret = ioctl(dev, SOCKDUP_IOC_SHARE, &sh);
+
+	if (out)
+		*out = sh;
+	return ret;
+}
+
+/* SOCKDUP_IOC_SHARE; the cookie is written to @cookie only on success. */
+static inline int sd_share_cookie(int dev, int fd, pid_t target, __u32 ttl_ms,
+				  struct sd_cookie *cookie)
+{
+	struct sockdup_share sh;
+	int ret = sd_share_uapi(dev, fd, target, ttl_ms, &sh);
 
 	if (ret == 0 && cookie)
 		memcpy(cookie->b, sh.cookie, sizeof(cookie->b));
@@ -206,18 +231,38 @@ static inline int sd_share(int dev, int fd, pid_t target, __u32 ttl_ms,
 }
 
 /**
- * sd_redeem() - SOCKDUP_IOC_REDEEM of @cookie with @flags
+ * sd_share() - SOCKDUP_IOC_SHARE of @fd for @target with @ttl_ms
+ * @dev: a /dev/sockdup descriptor
+ * @fd: the socket to share
+ * @target: the target process id
+ * @ttl_ms: TTL in ms, 0 for the module's default
+ * @out: NULL; a struct sd_cookie * for the cookie (written only on
+ *	success); or a struct sockdup_share * for what the kernel returned
+ *	(cookie and id)
  *
- * Return: the new descriptor, or -1 and errno.
+ * Return: 0, or -1 and errno.
  */
-static inline int sd_redeem(int dev, const struct sd_cookie *cookie,
-			    __u32 flags)
+#define sd_share(dev, fd, target, ttl_ms, out) _Generic((out),		\
+	struct sockdup_share *: sd_share_uapi,				\
+	struct sd_cookie *: sd_share_cookie,				\
+	void *: sd_share_cookie)((dev), (fd), (target), (ttl_ms), (out))
+
+static inline int sd_redeem_bytes(int dev, const __u8 *cookie, __u32 flags)
 {
 	struct sockdup_redeem rd = { .flags = flags };
 
-	memcpy(rd.cookie, cookie->b, sizeof(rd.cookie));
+	memcpy(rd.cookie, cookie, sizeof(rd.cookie));
 	return ioctl(dev, SOCKDUP_IOC_REDEEM, &rd);
 }
+
+/**
+ * sd_redeem() - SOCKDUP_IOC_REDEEM of @cookie (see sd_cookie_bytes()) with
+ * @flags
+ *
+ * Return: the new descriptor, or -1 and errno.
+ */
+#define sd_redeem(dev, cookie, flags)					\
+	sd_redeem_bytes((dev), sd_cookie_bytes(cookie), (flags))
 
 /**
  * sd_share_batch() - SOCKDUP_IOC_SHARE of the @n sockets @fds under one
@@ -258,26 +303,78 @@ static inline int sd_redeem_batch(int dev, const struct sd_cookie *cookie,
 	return ioctl(dev, SOCKDUP_IOC_REDEEM, &rd);
 }
 
-/** sd_revoke() - SOCKDUP_IOC_REVOKE of @cookie; 0, or -1 and errno */
-static inline int sd_revoke(int dev, const struct sd_cookie *cookie)
+static inline int sd_revoke_bytes(int dev, const __u8 *cookie)
 {
 	struct sockdup_revoke rv = { 0 };
 
-	memcpy(rv.cookie, cookie->b, sizeof(rv.cookie));
+	memcpy(rv.cookie, cookie, sizeof(rv.cookie));
 	return ioctl(dev, SOCKDUP_IOC_REVOKE, &rv);
 }
 
-/** sd_query() - SOCKDUP_IOC_QUERY of @cookie into @info (may be NULL) */
-static inline int sd_query(int dev, const struct sd_cookie *cookie,
-			   struct sockdup_share_info *info)
+/** sd_revoke() - SOCKDUP_IOC_REVOKE of @cookie; 0, or -1 and errno */
+#define sd_revoke(dev, cookie) sd_revoke_bytes((dev), sd_cookie_bytes(cookie))
+
+/** sd_revoke_id() - SOCKDUP_IOC_REVOKE by id (SOCKDUP_REVOKE_BY_ID) */
+static inline int sd_revoke_id(int dev, __u64 id)
+{
+	struct sockdup_revoke rv = { .flags = SOCKDUP_REVOKE_BY_ID, .id = id };
+
+	return ioctl(dev, SOCKDUP_IOC_REVOKE, &rv);
+}
+
+static inline int sd_query_bytes(int dev, const __u8 *cookie,
+				 struct sockdup_share_info *info)
 {
 	struct sockdup_query q = { 0 };
 	int ret;
 
-	memcpy(q.cookie, cookie->b, sizeof(q.cookie));
+	memcpy(q.cookie, cookie, sizeof(q.cookie));
 	ret = ioctl(dev, SOCKDUP_IOC_QUERY, &q);
 	if (ret == 0 && info)
 		*info = q.info;
+	return ret;
+}
+
+/** sd_query() - SOCKDUP_IOC_QUERY of @cookie into @info (may be NULL) */
+#define sd_query(dev, cookie, info)					\
+	sd_query_bytes((dev), sd_cookie_bytes(cookie), (info))
+
+/**
+ * sd_query_id() - SOCKDUP_IOC_QUERY by id (SOCKDUP_QUERY_BY_ID: the id goes
+ * in as info.id) into @info (may be NULL)
+ */
+static inline int sd_query_id(int dev, __u64 id,
+			      struct sockdup_share_info *info)
+{
+	struct sockdup_query q = { .flags = SOCKDUP_QUERY_BY_ID };
+	int ret;
+
+	q.info.id = id;
+	ret = ioctl(dev, SOCKDUP_IOC_QUERY, &q);
+	if (ret == 0 && info)
+		*info = q.info;
+	return ret;
+}
+
+/**
+ * sd_list() - SOCKDUP_IOC_LIST into @entries (@capacity of them; 0: only
+ * count); *@count (may be NULL) gets how many were written, *@total (may be
+ * NULL) how many the caller may see
+ */
+static inline int sd_list(int dev, struct sockdup_share_info *entries,
+			  __u32 capacity, __u32 *count, __u64 *total)
+{
+	struct sockdup_list l = {
+		.entry_size = sizeof(*entries),
+		.entries = (uintptr_t)entries,
+		.capacity = capacity,
+	};
+	int ret = ioctl(dev, SOCKDUP_IOC_LIST, &l);
+
+	if (count)
+		*count = l.count;
+	if (total)
+		*total = l.total;
 	return ret;
 }
 
@@ -321,6 +418,59 @@ static inline long long sd_wait_pending(int dev, long long want,
 			return p;
 		}
 		sd_sleep_ms(20);
+	}
+}
+
+/*
+ * ev_read() - the events queued on @dev, at most @max, without waiting
+ *
+ * Return: how many were read (0: none queued), or -1 and errno.
+ */
+static inline int ev_read(int dev, struct sockdup_event *ev, int max)
+{
+	struct pollfd pfd = { .fd = dev, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&pfd, 1, 0) < 0)
+		return -1;
+	if (!(pfd.revents & POLLIN))
+		return 0;
+	n = read(dev, ev, (size_t)max * sizeof(*ev));
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -1;
+	if (n % sizeof(*ev)) {
+		errno = EPROTO;
+		return -1;
+	}
+	return (int)(n / sizeof(*ev));
+}
+
+/*
+ * ev_wait() - wait for the next event on @dev and read it
+ *
+ * Return: 1, or -1 and errno (ETIMEDOUT after SD_WAIT_MS, said on stderr).
+ */
+static inline int ev_wait(int dev, struct sockdup_event *ev)
+{
+	struct pollfd pfd = { .fd = dev, .events = POLLIN };
+	long long start = sd_now_ms(), left;
+	int n;
+
+	for (;;) {
+		left = start + SD_WAIT_MS - sd_now_ms();
+		if (left <= 0) {
+			sd_timed_out("an event on /dev/sockdup", SD_WAIT_MS);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			return -1;
+		n = ev_read(dev, ev, 1);
+		if (n) {
+			sd_waited("an event on /dev/sockdup",
+				  sd_now_ms() - start, SD_WAIT_MS);
+			return n;
+		}
 	}
 }
 
@@ -601,44 +751,79 @@ static inline int sd_recv_int(int ctl, int *v, int timeout_ms)
 	return sd_recv(ctl, v, sizeof(*v), timeout_ms);
 }
 
-/** sd_send_fd() - send descriptor @fd (SCM_RIGHTS) with one byte */
-static inline int sd_send_fd(int ctl, int fd)
+/**
+ * sd_send_with_fd() - send one message of @len bytes and, if @fd >= 0,
+ * descriptor @fd with it (SCM_RIGHTS)
+ *
+ * Return: 0, or -1 and errno.
+ */
+static inline int sd_send_with_fd(int ctl, const void *buf, size_t len, int fd)
 {
-	char c = 'F';
-	struct iovec iov = { &c, 1 };
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+
+	if (fd >= 0) {
+		memset(&u, 0, sizeof(u));
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(ctl, &msg, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+/**
+ * sd_recv_with_fd() - receive one message of at most @len bytes (waits for
+ * it); *@fd gets the descriptor passed with it (O_CLOEXEC) or -1
+ *
+ * Return: the message's length (0: the other end is gone), or -1 and errno.
+ */
+static inline ssize_t sd_recv_with_fd(int ctl, void *buf, size_t len, int *fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr msg = {
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
 	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	struct cmsghdr *cm;
+	ssize_t n;
 
-	memset(&u, 0, sizeof(u));
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(ctl, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+	*fd = -1;
+	do
+		n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	return n;
+}
+
+/** sd_send_fd() - send descriptor @fd (SCM_RIGHTS) with one byte */
+static inline int sd_send_fd(int ctl, int fd)
+{
+	return sd_send_with_fd(ctl, "F", 1, fd);
 }
 
 /** sd_recv_fd() - receive a descriptor sent by sd_send_fd() (O_CLOEXEC) */
 static inline int sd_recv_fd(int ctl, int timeout_ms)
 {
 	struct pollfd pfd = { .fd = ctl, .events = POLLIN };
+	ssize_t n;
 	char c;
-	struct iovec iov = { &c, 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
 	int fd;
 
 	if (poll(&pfd, 1, timeout_ms) != 1) {
@@ -646,15 +831,14 @@ static inline int sd_recv_fd(int ctl, int timeout_ms)
 		errno = ETIMEDOUT;
 		return -1;
 	}
-	if (recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT) != 1)
-		return -1;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS) {
+	n = sd_recv_with_fd(ctl, &c, 1, &fd);
+	if (n == 1 && fd >= 0)
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	if (n >= 0)
 		errno = EPROTO;
-		return -1;
-	}
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
+	return -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -716,5 +900,7 @@ static inline unsigned long long sd_inode(int fd)
 
 /* The socket kinds, their observers and the fixture variants over them. */
 #include "sockdup_sock.h"
+/* Counters, parameters, peers and agents: processes that call for a test. */
+#include "sockdup_agent.h"
 
 #endif /* SOCKDUP_UTIL_H */

@@ -1,206 +1,28 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Helpers for the sockdup lifetime and limits tests (TTL, REVOKE, QUERY,
- * reaping, quotas, listing, unload, stress): ioctl wrappers, module
- * parameters, socket kinds, EOF checks, and "agents": child processes that
- * run sockdup calls on request over a SOCK_SEQPACKET control socket, so a
- * test can play sharer, target and third party at once.
+ * sockdup_agent.h - counters, parameters, peers and agents for the sockdup
+ * selftests
  *
- * Every helper returns -1 with errno set on failure, like the syscalls.
- * Nothing here uses the harness macros: agents are forked processes, and an
- * ASSERT in a forked child would jump back into the harness's test body.
+ * Included by sockdup_util.h (include that one); its conventions hold here
+ * too.  What it adds, first used by the lifetime and limits tests (TTL,
+ * REVOKE, QUERY, reaping, quotas, listing, unload, stress) and the events
+ * tests:
+ * - struct sd_base: the global counters, with what other programs left
+ *   pending accounted for (sd_base_take(), sd_wait_deltas());
+ * - the module parameters as the program found them, put back by
+ *   params_reset() and when the program exits;
+ * - make_sock(): a bare socket of an enum sk_kind and its peer;
+ *   peer_closed(): has a stream's other end gone away;
+ * - agents: child processes that run sockdup calls on request over a
+ *   SOCK_SEQPACKET control socket, so a test can play sharer, target and
+ *   third party at once, each as the user it must be.
  */
-#ifndef SOCKDUP_LIFETIME_UTIL_H
-#define SOCKDUP_LIFETIME_UTIL_H
+#ifndef SOCKDUP_AGENT_H
+#define SOCKDUP_AGENT_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
+#ifndef SOCKDUP_UTIL_H
+#error "include sockdup_util.h, not sockdup_agent.h"
 #endif
-
-#include <linux/sockdup.h>
-
-#include "sd_time.h"
-
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/uio.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "sockdup_skip.h"
-
-_Static_assert(sizeof(struct sockdup_share) == 56, "sockdup_share size");
-_Static_assert(sizeof(struct sockdup_redeem) == 40, "sockdup_redeem size");
-_Static_assert(sizeof(struct sockdup_revoke) == 32, "sockdup_revoke size");
-_Static_assert(sizeof(struct sockdup_share_info) == 328, "share_info size");
-_Static_assert(sizeof(struct sockdup_query) == 352, "sockdup_query size");
-_Static_assert(sizeof(struct sockdup_stats) == 96, "sockdup_stats size");
-_Static_assert(sizeof(struct sockdup_list) == 32, "sockdup_list size");
-_Static_assert(sizeof(struct sockdup_event) == 40, "sockdup_event size");
-
-/* ---- ioctl wrappers ---- */
-
-static inline int sd_open(void)
-{
-	return open(SOCKDUP_DEVICE, O_RDWR | O_CLOEXEC);
-}
-
-static inline int sd_share(int dev, int fd, pid_t target, __u32 ttl_ms,
-			   struct sockdup_share *out)
-{
-	struct sockdup_share s = {
-		.fd = fd,
-		.target_pid = target,
-		.ttl_ms = ttl_ms,
-	};
-	int ret = ioctl(dev, SOCKDUP_IOC_SHARE, &s);
-
-	if (out)
-		*out = s;
-	return ret;
-}
-
-static inline int sd_redeem(int dev, const __u8 *cookie, __u32 flags)
-{
-	struct sockdup_redeem r = { .flags = flags };
-
-	memcpy(r.cookie, cookie, sizeof(r.cookie));
-	return ioctl(dev, SOCKDUP_IOC_REDEEM, &r);
-}
-
-static inline int sd_revoke(int dev, const __u8 *cookie)
-{
-	struct sockdup_revoke r = { 0 };
-
-	memcpy(r.cookie, cookie, sizeof(r.cookie));
-	return ioctl(dev, SOCKDUP_IOC_REVOKE, &r);
-}
-
-static inline int sd_query(int dev, const __u8 *cookie,
-			   struct sockdup_share_info *info)
-{
-	struct sockdup_query q = { 0 };
-	int ret;
-
-	memcpy(q.cookie, cookie, sizeof(q.cookie));
-	ret = ioctl(dev, SOCKDUP_IOC_QUERY, &q);
-	if (info)
-		*info = q.info;
-	return ret;
-}
-
-/* REVOKE by id (SOCKDUP_REVOKE_BY_ID). */
-static inline int sd_revoke_id(int dev, __u64 id)
-{
-	struct sockdup_revoke r = { .flags = SOCKDUP_REVOKE_BY_ID, .id = id };
-
-	return ioctl(dev, SOCKDUP_IOC_REVOKE, &r);
-}
-
-/* QUERY by id (SOCKDUP_QUERY_BY_ID: the id goes in as info.id). */
-static inline int sd_query_id(int dev, __u64 id,
-			      struct sockdup_share_info *info)
-{
-	struct sockdup_query q = { .flags = SOCKDUP_QUERY_BY_ID };
-	int ret;
-
-	q.info.id = id;
-	ret = ioctl(dev, SOCKDUP_IOC_QUERY, &q);
-	if (info)
-		*info = q.info;
-	return ret;
-}
-
-static inline int sd_stats(int dev, struct sockdup_stats *st)
-{
-	memset(st, 0, sizeof(*st));
-	return ioctl(dev, SOCKDUP_IOC_STATS, st);
-}
-
-static inline int sd_list(int dev, struct sockdup_share_info *entries,
-			  __u32 capacity, __u32 *count, __u64 *total)
-{
-	struct sockdup_list l = {
-		.entry_size = sizeof(*entries),
-		.entries = (uintptr_t)entries,
-		.capacity = capacity,
-	};
-	int ret = ioctl(dev, SOCKDUP_IOC_LIST, &l);
-
-	if (count)
-		*count = l.count;
-	if (total)
-		*total = l.total;
-	return ret;
-}
-
-/*
- * The events queued on @dev, at most @max, without waiting.  Returns how
- * many were read (0: none queued), or -1 and errno.
- */
-static inline int ev_read(int dev, struct sockdup_event *ev, int max)
-{
-	struct pollfd pfd = { .fd = dev, .events = POLLIN };
-	ssize_t n;
-
-	if (poll(&pfd, 1, 0) < 0)
-		return -1;
-	if (!(pfd.revents & POLLIN))
-		return 0;
-	n = read(dev, ev, (size_t)max * sizeof(*ev));
-	if (n < 0)
-		return errno == EAGAIN ? 0 : -1;
-	if (n % sizeof(*ev)) {
-		errno = EPROTO;
-		return -1;
-	}
-	return (int)(n / sizeof(*ev));
-}
-
-/*
- * Wait for the next event on @dev and read it: 1, or -1 and errno
- * (ETIMEDOUT after SD_WAIT_MS, said on stderr).
- */
-static inline int ev_wait(int dev, struct sockdup_event *ev)
-{
-	struct pollfd pfd = { .fd = dev, .events = POLLIN };
-	long long start = sd_now_ms(), left;
-	int n;
-
-	for (;;) {
-		left = start + SD_WAIT_MS - sd_now_ms();
-		if (left <= 0) {
-			sd_timed_out("an event on /dev/sockdup", SD_WAIT_MS);
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
-			return -1;
-		n = ev_read(dev, ev, 1);
-		if (n) {
-			sd_waited("an event on /dev/sockdup",
-				  sd_now_ms() - start, SD_WAIT_MS);
-			return n;
-		}
-	}
-}
 
 /* ---- counters, with other programs' leftovers accounted for ---- */
 
@@ -421,40 +243,14 @@ static inline int64_t sd_wait_deltas(int dev, const struct sd_base *b,
 	return sd_now_ms() - t0;
 }
 
-/* ---- module parameters ---- */
+/* ---- module parameters, saved and put back ---- */
 
-#define SD_PARAM_DIR	"/sys/module/sockdup/parameters/"
-
-static inline long param_get(const char *name)
+/* A parameter as a long, or -1 if it cannot be read. */
+static inline long param_read(const char *name)
 {
-	char path[128], buf[32] = "";
-	ssize_t n;
-	int fd;
+	long long v;
 
-	snprintf(path, sizeof(path), SD_PARAM_DIR "%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	return strtol(buf, NULL, 10);
-}
-
-static inline int param_set(const char *name, long val)
-{
-	char path[128], buf[32];
-	int fd, len, ret;
-
-	snprintf(path, sizeof(path), SD_PARAM_DIR "%s", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	len = snprintf(buf, sizeof(buf), "%ld\n", val);
-	ret = write(fd, buf, len) == len ? 0 : -1;
-	close(fd);
-	return ret;
+	return sd_param_get(name, &v) ? -1 : (long)v;
 }
 
 static const char *const sd_param_names[] = {
@@ -478,7 +274,7 @@ static inline int params_save(struct sd_params *p)
 	size_t i;
 
 	for (i = 0; i < SD_NPARAMS; i++) {
-		p->val[i] = param_get(sd_param_names[i]);
+		p->val[i] = param_read(sd_param_names[i]);
 		if (p->val[i] < 0)
 			return -1;
 	}
@@ -492,8 +288,8 @@ static inline int params_restore(const struct sd_params *p)
 	size_t i;
 
 	for (i = 0; i < SD_NPARAMS; i++)
-		if (p->val[i] >= 0 && param_get(sd_param_names[i]) != p->val[i] &&
-		    param_set(sd_param_names[i], p->val[i]))
+		if (p->val[i] >= 0 && param_read(sd_param_names[i]) != p->val[i] &&
+		    sd_param_set(sd_param_names[i], p->val[i]))
 			ret = -1;
 	return ret;
 }
@@ -558,102 +354,35 @@ enum sk_kind {
 	SK_UDP6,
 };
 
-static inline int sk_loopback(int family, struct sockaddr_storage *ss,
-			      socklen_t *len)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-		in->sin_family = AF_INET;
-		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		*len = sizeof(*in);
-	} else {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-
-		in6->sin6_family = AF_INET6;
-		in6->sin6_addr = in6addr_loopback;
-		*len = sizeof(*in6);
-	}
-	return 0;
-}
-
-/* A bound socket of @family/@type on loopback, listening when stream. */
-static inline int sk_bound(int family, int type)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, err;
-
-	fd = socket(family, type | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	sk_loopback(family, &ss, &len);
-	if (bind(fd, (struct sockaddr *)&ss, len) ||
-	    (type == SOCK_STREAM && listen(fd, 16)))
-		goto fail;
-	return fd;
-fail:
-	err = errno;
-	close(fd);
-	errno = err;
-	return -1;
-}
-
-/* A connected TCP pair over loopback: *sock is the accepted end. */
-static inline int sk_tcp_pair(int family, int *sock, int *peer)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int lfd, cfd = -1, afd = -1, err;
-
-	lfd = sk_bound(family, SOCK_STREAM);
-	if (lfd < 0)
-		return -1;
-	if (getsockname(lfd, (struct sockaddr *)&ss, &len))
-		goto fail;
-	cfd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (cfd < 0 || connect(cfd, (struct sockaddr *)&ss, len))
-		goto fail;
-	afd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-	if (afd < 0)
-		goto fail;
-	close(lfd);
-	*sock = afd;
-	*peer = cfd;
-	return 0;
-fail:
-	err = errno;
-	close(lfd);
-	if (cfd >= 0)
-		close(cfd);
-	errno = err;
-	return -1;
-}
-
 /*
  * Make a socket of @kind to share in *sock and, for the connected kinds, its
- * peer in *peer (-1 for listeners and unconnected datagram sockets).
+ * peer in *peer (-1 for listeners and unconnected datagram sockets, which
+ * are bound to loopback).
  */
 static inline int make_sock(enum sk_kind kind, int *sock, int *peer)
 {
-	int sv[2], type;
+	struct sockaddr_storage ss;
+	int sv[2], type, family;
+	socklen_t len;
 
 	*sock = -1;
 	*peer = -1;
 	switch (kind) {
 	case SK_TCP_LISTENER:
-		*sock = sk_bound(AF_INET, SOCK_STREAM);
+		*sock = sd_inet_bound(AF_INET, SOCK_STREAM, &ss, &len);
+		if (*sock >= 0 && listen(*sock, 16)) {
+			close(*sock);
+			*sock = -1;
+		}
 		return *sock < 0 ? -1 : 0;
 	case SK_TCP:
-		return sk_tcp_pair(AF_INET, sock, peer);
 	case SK_TCP6:
-		return sk_tcp_pair(AF_INET6, sock, peer);
+		family = kind == SK_TCP ? AF_INET : AF_INET6;
+		return sd_tcp_pair(family, sock, peer, &ss, &len);
 	case SK_UDP:
-		*sock = sk_bound(AF_INET, SOCK_DGRAM);
-		return *sock < 0 ? -1 : 0;
 	case SK_UDP6:
-		*sock = sk_bound(AF_INET6, SOCK_DGRAM);
+		family = kind == SK_UDP ? AF_INET : AF_INET6;
+		*sock = sd_inet_bound(family, SOCK_DGRAM, &ss, &len);
 		return *sock < 0 ? -1 : 0;
 	case SK_UNIX_STREAM:
 		type = SOCK_STREAM;
@@ -673,13 +402,6 @@ static inline int make_sock(enum sk_kind kind, int *sock, int *peer)
 	*sock = sv[0];
 	*peer = sv[1];
 	return 0;
-}
-
-static inline __u64 fd_ino(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) ? 0 : st.st_ino;
 }
 
 /* ---- EOF on a peer ---- */
@@ -844,51 +566,6 @@ struct agent {
 	int ctl;
 };
 
-static inline int fd_send(int sock, const void *buf, size_t len, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cmsg;
-
-	if (fd >= 0) {
-		memset(cbuf, 0, sizeof(cbuf));
-		msg.msg_control = cbuf;
-		msg.msg_controllen = sizeof(cbuf);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-	}
-	return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
-}
-
-/* Receive one message; *fd gets a passed descriptor or -1. */
-static inline ssize_t fd_recv(int sock, void *buf, size_t len, int *fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cmsg;
-	ssize_t n;
-
-	*fd = -1;
-	do {
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return n;
-	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg; cmsg = CMSG_NXTHDR(&msg, cmsg))
-		if (cmsg->cmsg_level == SOL_SOCKET &&
-		    cmsg->cmsg_type == SCM_RIGHTS)
-			memcpy(fd, CMSG_DATA(cmsg), sizeof(int));
-	return n;
-}
-
 static inline __noreturn void agent_serve(int ctl);
 static inline void agent_serve(int ctl)
 {
@@ -897,7 +574,7 @@ static inline void agent_serve(int ctl)
 	int dev = -1, fd;
 
 	for (;;) {
-		ssize_t n = fd_recv(ctl, &req, sizeof(req), &fd);
+		ssize_t n = sd_recv_with_fd(ctl, &req, sizeof(req), &fd);
 
 		if (n != sizeof(req))
 			_exit(n == 0 ? 0 : 113);
@@ -916,7 +593,7 @@ static inline void agent_serve(int ctl)
 		case AG_REDEEM:
 			rep.ret = sd_redeem(dev, req.cookie, req.flags);
 			if (rep.ret >= 0)
-				rep.ino = fd_ino(rep.ret);
+				rep.ino = sd_inode(rep.ret);
 			break;
 		case AG_CLOSE:
 			rep.ret = close(req.arg);
@@ -967,7 +644,7 @@ static inline void agent_serve(int ctl)
 reply:
 		if (fd >= 0)
 			close(fd);
-		if (fd_send(ctl, &rep, sizeof(rep), -1))
+		if (sd_send_with_fd(ctl, &rep, sizeof(rep), -1))
 			_exit(114);
 	}
 }
@@ -1011,7 +688,7 @@ static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
 		/* tell the test the agent's pid in the test's namespace */
 		hello.kind = AGENT_HELLO_PID;
 		hello.pid = inner;
-		if (fd_send(ctl, &hello, sizeof(hello), -1))
+		if (sd_send_with_fd(ctl, &hello, sizeof(hello), -1))
 			_exit(117);
 		close(ctl);
 		if (waitpid(inner, &status, 0) != inner)
@@ -1024,7 +701,7 @@ static inline void agent_child(int ctl, uid_t uid, unsigned int flags)
 	/* ready: the test may use the agent (and its uid) from now on */
 	hello.kind = AGENT_HELLO_READY;
 	hello.pid = getpid();
-	if (fd_send(ctl, &hello, sizeof(hello), -1))
+	if (sd_send_with_fd(ctl, &hello, sizeof(hello), -1))
 		_exit(120);
 	agent_serve(ctl);
 }
@@ -1066,7 +743,8 @@ static inline int agent_spawn(struct agent *a, uid_t uid, unsigned int flags)
 	do {
 		struct agent_hello hello;
 
-		if (fd_recv(a->ctl, &hello, sizeof(hello), &fd) != sizeof(hello))
+		if (sd_recv_with_fd(a->ctl, &hello, sizeof(hello), &fd) !=
+		    sizeof(hello))
 			goto fail;
 		if (hello.kind == AGENT_HELLO_PID)
 			a->pid = hello.pid;
@@ -1092,8 +770,8 @@ static inline int agent_call(struct agent *a, struct agent_req *req, int fd,
 
 	if (!rep)
 		rep = &scratch;
-	if (a->ctl < 0 || fd_send(a->ctl, req, sizeof(*req), fd) ||
-	    fd_recv(a->ctl, rep, sizeof(*rep), &pfd) != sizeof(*rep)) {
+	if (a->ctl < 0 || sd_send_with_fd(a->ctl, req, sizeof(*req), fd) ||
+	    sd_recv_with_fd(a->ctl, rep, sizeof(*rep), &pfd) != sizeof(*rep)) {
 		errno = EPIPE;
 		return -2;
 	}
@@ -1243,7 +921,7 @@ static inline int agent_exit(struct agent *a, int code)
 
 	if (a->child <= 0)
 		return -1;
-	fd_send(a->ctl, &req, sizeof(req), -1);
+	sd_send_with_fd(a->ctl, &req, sizeof(req), -1);
 	if (waitpid(a->child, &status, 0) != a->child)
 		status = -1;
 	close(a->ctl);
@@ -1252,4 +930,4 @@ static inline int agent_exit(struct agent *a, int code)
 	return status;
 }
 
-#endif /* SOCKDUP_LIFETIME_UTIL_H */
+#endif /* SOCKDUP_AGENT_H */
