@@ -8,7 +8,8 @@
  * records, the overflow record, read() errors, poll/select/epoll level and
  * edge triggered, forks sharing the file, no event reaching another file or
  * another user, and closing the file, which cancels no share, racing with
- * redeem and expiry.  Unload with pending shares whose file is closed is in
+ * redeem and expiry; a signal during a blocking read(), with and without
+ * SA_RESTART.  Unload with pending shares whose file is closed is in
  * lifetime_unload_test.
  */
 #define _GNU_SOURCE
@@ -281,6 +282,101 @@ TEST_F(events, blocking_read_waits_for_the_event)
 	pthread_join(th, NULL);
 	EXPECT_EQ(SOCKDUP_EVENT_REVOKED, ev.type);
 	EXPECT_EQ(s.id, ev.id);
+}
+
+/*
+ * read() of /dev/sockdup is the one call of the module that waits for
+ * long and can be interrupted (the ioctls only wait for a REDEEM in
+ * progress, and only a fatal signal ends that wait).  The kernel's
+ * -ERESTARTSYS never reaches user space: a handler installed with
+ * SA_RESTART runs and the read goes on waiting; without SA_RESTART the
+ * read fails with EINTR, as signal(7) says for slow devices.
+ */
+static volatile sig_atomic_t handled;
+
+static void count_signal(int sig)
+{
+	(void)sig;
+	handled++;
+}
+
+struct reader {
+	int dev;
+	pid_t tid;
+	ssize_t ret;
+	int err;
+	struct sockdup_event ev;
+};
+
+static void *blocking_reader(void *p)
+{
+	struct reader *r = p;
+
+	ssize_t ret;
+
+	__atomic_store_n(&r->tid, sd_gettid(), __ATOMIC_RELEASE);
+	ret = read(r->dev, &r->ev, sizeof(r->ev));
+	r->err = errno;
+	__atomic_store_n(&r->ret, ret, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void start_reader(struct __test_metadata *_metadata, struct reader *r,
+			 pthread_t *th, int dev, int sa_flags)
+{
+	struct sigaction sa = { .sa_handler = count_signal, .sa_flags = sa_flags };
+
+	handled = 0;
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	memset(r, 0, sizeof(*r));
+	r->dev = dev;
+	r->ret = -2;
+	ASSERT_EQ(0, pthread_create(th, NULL, blocking_reader, r));
+	while (!__atomic_load_n(&r->tid, __ATOMIC_ACQUIRE))
+		sched_yield();
+	ASSERT_EQ(0, sd_wait_in_syscall(r->tid, SYS_read));
+}
+
+TEST_F(events, signal_without_sa_restart_read_fails_eintr)
+{
+	struct reader r;
+	pthread_t th;
+
+	start_reader(_metadata, &r, &th, self->dev, 0);
+	ASSERT_EQ(0, pthread_kill(th, SIGUSR1));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(1, handled);
+	EXPECT_EQ(-1, r.ret);
+	EXPECT_EQ(EINTR, r.err);
+	signal(SIGUSR1, SIG_DFL);
+}
+
+TEST_F(events, signal_with_sa_restart_read_goes_on_waiting)
+{
+	struct sockdup_share s;
+	struct reader r;
+	pthread_t th;
+	long long start;
+
+	start_reader(_metadata, &r, &th, self->dev, SA_RESTART);
+	ASSERT_EQ(0, pthread_kill(th, SIGUSR1));
+	start = sd_now_ms();
+	while (!handled && sd_now_ms() - start < SD_WAIT_MS)
+		sd_sleep_ms(1);
+	ASSERT_EQ(1, handled);
+	/* back in read(), not returned from it */
+	ASSERT_EQ(0, sd_wait_in_syscall(r.tid, SYS_read));
+	EXPECT_EQ(-2, __atomic_load_n(&r.ret, __ATOMIC_ACQUIRE));
+	/* an event ends the restarted read */
+	ASSERT_EQ(0, share(self->dev, self->sock, self->target.pid,
+			   LONG_TTL_MS, &s));
+	ASSERT_EQ(0, sd_revoke(self->dev, s.cookie));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(sizeof(r.ev), r.ret);
+	EXPECT_EQ(SOCKDUP_EVENT_REVOKED, r.ev.type);
+	EXPECT_EQ(s.id, r.ev.id);
+	signal(SIGUSR1, SIG_DFL);
 }
 
 TEST_F(events, poll_and_select_are_level_triggered)

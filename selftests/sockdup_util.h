@@ -536,6 +536,44 @@ static inline pid_t sd_gettid(void)
 }
 
 /**
+ * sd_wait_in_syscall() - wait until thread @tid of this process sleeps in
+ * system call @nr (SYS_read, ...), as /proc/self/task/@tid shows it
+ *
+ * Return: 0, or -1 after SD_WAIT_MS (said on stderr).
+ */
+static inline int sd_wait_in_syscall(pid_t tid, long nr)
+{
+	long long start = sd_now_ms();
+	char path[96], state;
+	bool sleeping;
+	long in;
+	FILE *f;
+
+	while (sd_now_ms() - start < SD_WAIT_MS) {
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+		f = fopen(path, "r");
+		sleeping = f && fscanf(f, "%*d (%*[^)]) %c", &state) == 1 &&
+			   state == 'S';
+		if (f)
+			fclose(f);
+		snprintf(path, sizeof(path), "/proc/self/task/%d/syscall",
+			 (int)tid);
+		f = fopen(path, "r");
+		if (sleeping && f && fscanf(f, "%ld", &in) == 1 && in == nr) {
+			fclose(f);
+			sd_waited("a thread to sleep in a system call",
+				  sd_now_ms() - start, SD_WAIT_MS);
+			return 0;
+		}
+		if (f)
+			fclose(f);
+		sd_sleep_ms(1);
+	}
+	sd_timed_out("a thread to sleep in a system call", SD_WAIT_MS);
+	return -1;
+}
+
+/**
  * sd_fork() - fork a child that dies with its parent
  * @ctl: out (may be NULL): in the parent, its end of a SOCK_SEQPACKET
  *	socketpair shared with the child; in the child, the child's end.

@@ -259,6 +259,76 @@ TEST(events_descriptor_reports_its_shares)
 }
 
 /* every errno comes back negated, none is swallowed or remapped */
+/*
+ * A signal handler without SA_RESTART interrupts the read(2) under a
+ * blocking sockdup_events_read() (EINTR); the library reads again, so the
+ * caller gets its event, never -EINTR (see the man page).
+ */
+static volatile sig_atomic_t usr1_seen;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_seen++;
+}
+
+struct ev_reader {
+	int evfd;
+	pid_t tid;
+	int ret;
+	struct sockdup_event ev;
+};
+
+static void *ev_reader_run(void *p)
+{
+	struct ev_reader *r = p;
+	int ret;
+
+	__atomic_store_n(&r->tid, sd_gettid(), __ATOMIC_RELEASE);
+	ret = sockdup_events_read(r->evfd, &r->ev, 1);
+	__atomic_store_n(&r->ret, ret, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+TEST(events_read_goes_on_after_a_signal)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };	/* no SA_RESTART */
+	struct ev_reader r = { .ret = -12345 };
+	struct sockdup_cookie c;
+	unsigned long long id;
+	long long start;
+	pthread_t th;
+	int sv[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	r.evfd = sockdup_events_open(0);
+	ASSERT_LE(0, r.evfd);
+	ASSERT_EQ(0, pthread_create(&th, NULL, ev_reader_run, &r));
+	while (!__atomic_load_n(&r.tid, __ATOMIC_ACQUIRE))
+		sched_yield();
+	ASSERT_EQ(0, sd_wait_in_syscall(r.tid, SYS_read));
+	ASSERT_EQ(0, pthread_kill(th, SIGUSR1));
+	start = sd_now_ms();
+	while (!usr1_seen && sd_now_ms() - start < SD_WAIT_MS)
+		sd_sleep_ms(1);
+	ASSERT_EQ(1, usr1_seen);
+	/* read(2) failed with EINTR; the library is waiting again */
+	ASSERT_EQ(0, sd_wait_in_syscall(r.tid, SYS_read));
+	EXPECT_EQ(-12345, __atomic_load_n(&r.ret, __ATOMIC_ACQUIRE));
+	ASSERT_EQ(0, sockdup_share_on(r.evfd, sv[0], getpid(), 0, &c, &id));
+	ASSERT_EQ(0, sockdup_revoke(&c));
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	EXPECT_EQ(1, r.ret);
+	EXPECT_EQ(id, r.ev.id);
+	EXPECT_EQ(SOCKDUP_EVENT_REVOKED, r.ev.type);
+	signal(SIGUSR1, SIG_DFL);
+	close(r.evfd);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 TEST(errors_are_negative_errno)
 {
 	struct sockdup_share_info info;
