@@ -10,6 +10,7 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <sys/time.h>
 
 /* the harness passes every TEST() a variant it does not use */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
@@ -258,18 +259,17 @@ TEST(events_descriptor_reports_its_shares)
 	close(sv[1]);
 }
 
-/* every errno comes back negated, none is swallowed or remapped */
 /*
  * A signal handler without SA_RESTART interrupts the read(2) under a
  * blocking sockdup_events_read() (EINTR); the library reads again, so the
  * caller gets its event, never -EINTR (see the man page).
  */
-static volatile sig_atomic_t usr1_seen;
+static volatile sig_atomic_t signals_seen;
 
-static void on_usr1(int sig)
+static void on_signal(int sig)
 {
 	(void)sig;
-	usr1_seen++;
+	signals_seen++;
 }
 
 struct ev_reader {
@@ -292,7 +292,7 @@ static void *ev_reader_run(void *p)
 
 TEST(events_read_goes_on_after_a_signal)
 {
-	struct sigaction sa = { .sa_handler = on_usr1 };	/* no SA_RESTART */
+	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	struct ev_reader r = { .ret = -12345 };
 	struct sockdup_cookie c;
 	unsigned long long id;
@@ -311,9 +311,9 @@ TEST(events_read_goes_on_after_a_signal)
 	ASSERT_EQ(0, sd_wait_in_syscall(r.tid, SYS_read));
 	ASSERT_EQ(0, pthread_kill(th, SIGUSR1));
 	start = sd_now_ms();
-	while (!usr1_seen && sd_now_ms() - start < SD_WAIT_MS)
+	while (!signals_seen && sd_now_ms() - start < SD_WAIT_MS)
 		sd_sleep_ms(1);
-	ASSERT_EQ(1, usr1_seen);
+	ASSERT_EQ(1, signals_seen);
 	/* read(2) failed with EINTR; the library is waiting again */
 	ASSERT_EQ(0, sd_wait_in_syscall(r.tid, SYS_read));
 	EXPECT_EQ(-12345, __atomic_load_n(&r.ret, __ATOMIC_ACQUIRE));
@@ -329,6 +329,41 @@ TEST(events_read_goes_on_after_a_signal)
 	close(sv[1]);
 }
 
+/*
+ * sockdup_events_wait() keeps its deadline through signals: an interval
+ * timer interrupts its poll(2) every 10 ms, ten times within its 100 ms;
+ * a wait that started its time over after each would never end.
+ */
+TEST(events_wait_keeps_its_deadline_through_signals)
+{
+	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
+	struct itimerval every = { { 0, 10000 }, { 0, 10000 } };
+	struct itimerval off = { };
+	struct sockdup_event ev;
+	long long start, took;
+	int evfd, ret;
+
+	sigemptyset(&sa.sa_mask);
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	evfd = sockdup_events_open(0);
+	ASSERT_LE(0, evfd);
+	signals_seen = 0;
+	start = sd_now_ms();
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &every, NULL));
+	ret = sockdup_events_wait(evfd, 100, &ev);
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &off, NULL));
+	took = sd_now_ms() - start;
+	EXPECT_EQ(0, ret);
+	/* interrupted at least once, and it waited its whole time */
+	EXPECT_LE(1, signals_seen);
+	EXPECT_LE(100, took);
+	TH_LOG("100 ms wait through %d signals took %lld ms",
+	       (int)signals_seen, took);
+	signal(SIGALRM, SIG_DFL);
+	close(evfd);
+}
+
+/* every errno comes back negated, none is swallowed or remapped */
 TEST(errors_are_negative_errno)
 {
 	struct sockdup_share_info info;

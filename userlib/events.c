@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "include/sockdup.h"
@@ -74,16 +75,32 @@ int sockdup_events_read(int evfd, struct sockdup_event *events,
 	return (int)((size_t)n / sizeof(*events));
 }
 
+/* Milliseconds of CLOCK_MONOTONIC. */
+static long long events_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int sockdup_events_wait(int evfd, int timeout_ms, struct sockdup_event *event)
 {
 	struct pollfd p = { .fd = evfd, .events = POLLIN };
-	int ret;
+	long long deadline = 0, left;
+	int ret, wait_ms = timeout_ms;
 
 	if (!event)
 		return -EINVAL;
-	do
-		ret = poll(&p, 1, timeout_ms);
-	while (ret < 0 && errno == EINTR);
+	if (timeout_ms > 0)
+		deadline = events_now_ms() + timeout_ms;
+	/* a signal does not start the time over: poll again for what is left */
+	while ((ret = poll(&p, 1, wait_ms)) < 0 && errno == EINTR) {
+		if (timeout_ms <= 0)
+			continue;
+		left = deadline - events_now_ms();
+		wait_ms = left > 0 ? (int)left : 0;
+	}
 	if (ret < 0)
 		return -errno;
 	if (ret == 0)
