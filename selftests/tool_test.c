@@ -131,6 +131,44 @@ TEST_F(tool, exec_batch_token_then_single_token)
 	sd_sock_close(&s2);
 }
 
+/*
+ * The largest batch a server gets in one token: 1024 sockets (here the
+ * listener 1024 times, which "-n 0" only reports) become fds 3..1026 of
+ * the server, past the soft RLIMIT_NOFILE of 1024 that the tool raises.
+ */
+TEST_F(tool, exec_batch_of_1024_sockets)
+{
+	enum { N = 1024, BIG = 64 * 1024 };
+	char *argv[] = { "sockdup", "exec", UL_TOKEN_ARG, "--",
+			 "listenfds-echo", "-n", "0", NULL };
+	char tok[SOCKDUP_TOKEN_SIZE], want[64];
+	struct sockdup_cookie c;
+	int *fds = calloc(N, sizeof(*fds)), i;
+	char *out = malloc(BIG);
+
+	ASSERT_NE(NULL, fds);
+	ASSERT_NE(NULL, out);
+	for (i = 0; i < N; i++)
+		fds[i] = self->l.fd;
+	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, sockdup_share_batch(fds, N, self->p.pid, 0, &c));
+	tokenize(&c, tok);
+	ASSERT_EQ(0, ul_go(&self->p, tok));
+	EXPECT_EQ(0, ul_finish(&self->p, out, BIG, SD_WAIT_MS));
+	snprintf(want, sizeof(want), "pid=%d fds=%d names=sockdup:",
+		 self->p.pid, N);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("output: %.300s", out);
+	EXPECT_NE(NULL, strstr(out, " fd3=listen:cloexec=0 "));
+	snprintf(want, sizeof(want), " fd%d=listen:cloexec=0\n", N + 2);
+	EXPECT_NE(NULL, strstr(out, want)) TH_LOG("output ends: %s",
+						out + (strlen(out) > 300 ? strlen(out) - 300 : 0));
+	EXPECT_EQ(NULL, strstr(out, "not-a-socket"));
+	/* redeemed: the cookie is spent */
+	EXPECT_EQ(-ENOENT, sockdup_revoke(&c));
+	free(out);
+	free(fds);
+}
+
 /* More names than the tokens hold sockets: exit 2, nothing redeemed. */
 TEST_F(tool, exec_more_names_than_sockets)
 {
