@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 /* the harness passes every TEST() a variant it does not use */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
+#include <sys/resource.h>
+
 #include "kselftest_harness.h"
 #pragma GCC diagnostic ignored "-Wclobbered"
 #include "userlib_util.h"
@@ -167,6 +169,38 @@ TEST_F(tool, exec_batch_of_1024_sockets)
 	EXPECT_EQ(-ENOENT, sockdup_revoke(&c));
 	free(out);
 	free(fds);
+}
+
+/*
+ * A batch larger than the descriptors the hard RLIMIT_NOFILE allows: exit
+ * 8 (EXIT_LIMIT) with what to do, and the token is still valid.
+ */
+TEST_F(tool, exec_batch_beyond_the_nofile_limit)
+{
+	enum { N = 100 };
+	char *argv[] = { "sockdup", "exec", UL_TOKEN_ARG, "--",
+			 "listenfds-echo", "-n", "0", NULL };
+	struct rlimit old, small = { 64, 64 };
+	char tok[SOCKDUP_TOKEN_SIZE];
+	struct sockdup_cookie c;
+	int fds[N], i, ret;
+
+	for (i = 0; i < N; i++)
+		fds[i] = self->l.fd;
+	/* the tool inherits the limit; root puts ours back */
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &old));
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &small));
+	ret = ul_start(&self->p, argv, false, -1);
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, sockdup_share_batch(fds, N, self->p.pid, 0, &c));
+	tokenize(&c, tok);
+	ASSERT_EQ(0, ul_go(&self->p, tok));
+	EXPECT_EQ(8, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
+	EXPECT_NE(NULL, strstr(self->out, "no room for its sockets (at most 64 open descriptors; see ulimit -n): raise the limit and run again; the token is still valid"))
+		TH_LOG("output: %s", self->out);
+	/* all or none: nothing was taken */
+	EXPECT_EQ(0, sockdup_revoke(&c));
 }
 
 /* More names than the tokens hold sockets: exit 2, nothing redeemed. */

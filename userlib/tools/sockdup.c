@@ -415,6 +415,9 @@ static int redeem_one(const char *token, int i, struct sockdup_cookie *cookie,
 	if (n == -EMSGSIZE)
 		return -fail(EXIT_LIMIT, "%s: more sockets than the %d exec can still pass (at most %d in all)",
 			     what, room, MAX_FDS);
+	if (n == -EMFILE)
+		return -fail(EXIT_LIMIT, "%s: this process has no room for its sockets (at most %ld open descriptors; see ulimit -n): raise the limit and run again; the token is still valid",
+			     what, sysconf(_SC_OPEN_MAX));
 	return -lib_error(n, what);
 }
 
@@ -511,6 +514,8 @@ static int cmd_exec(int argc, char **argv)
 		return usage_error("%d --name options for %d sockets", nr_names,
 				   total);
 
+	/* room for the sockets, and to park them above the target range */
+	nofile_room(3 + 2 * total + 8);
 	total = 0;
 	for (i = 0; i < nr_tokens; i++) {
 		ret = redeem_one(tokens[i], i, &cookies[i], fds + total,
@@ -521,7 +526,6 @@ static int cmd_exec(int argc, char **argv)
 	}
 
 	/* park above the target range so no dup2() below clobbers one */
-	nofile_room(3 + 2 * total + 8);
 	for (i = 0; i < total; i++) {
 		int fd = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + total);
 
