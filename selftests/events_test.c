@@ -292,12 +292,18 @@ TEST_F(events, blocking_read_waits_for_the_event)
  * SA_RESTART runs and the read goes on waiting; without SA_RESTART the
  * read fails with EINTR, as signal(7) says for slow devices.
  */
-static volatile sig_atomic_t handled;
+/* written by a signal handler: atomic, lock-free int accesses */
+static int handled;
+
+static int nr_handled(void)
+{
+	return __atomic_load_n(&handled, __ATOMIC_RELAXED);
+}
 
 static void count_signal(int sig)
 {
 	(void)sig;
-	handled++;
+	__atomic_fetch_add(&handled, 1, __ATOMIC_RELAXED);
 }
 
 struct reader {
@@ -326,7 +332,7 @@ static void start_reader(struct __test_metadata *_metadata, struct reader *r,
 {
 	struct sigaction sa = { .sa_handler = count_signal, .sa_flags = sa_flags };
 
-	handled = 0;
+	__atomic_store_n(&handled, 0, __ATOMIC_RELAXED);
 	sigemptyset(&sa.sa_mask);
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
 	memset(r, 0, sizeof(*r));
@@ -346,7 +352,7 @@ TEST_F(events, signal_without_sa_restart_read_fails_eintr)
 	start_reader(_metadata, &r, &th, self->dev, 0);
 	ASSERT_EQ(0, pthread_kill(th, SIGUSR1));
 	ASSERT_EQ(0, pthread_join(th, NULL));
-	EXPECT_EQ(1, handled);
+	EXPECT_EQ(1, nr_handled());
 	EXPECT_EQ(-1, r.ret);
 	EXPECT_EQ(EINTR, r.err);
 	signal(SIGUSR1, SIG_DFL);
@@ -362,9 +368,9 @@ TEST_F(events, signal_with_sa_restart_read_goes_on_waiting)
 	start_reader(_metadata, &r, &th, self->dev, SA_RESTART);
 	ASSERT_EQ(0, pthread_kill(th, SIGUSR1));
 	start = sd_now_ms();
-	while (!handled && sd_now_ms() - start < SD_WAIT_MS)
+	while (!nr_handled() && sd_now_ms() - start < SD_WAIT_MS)
 		sd_sleep_ms(1);
-	ASSERT_EQ(1, handled);
+	ASSERT_EQ(1, nr_handled());
 	/* back in read(), not returned from it */
 	ASSERT_EQ(0, sd_wait_in_syscall(r.tid, SYS_read));
 	EXPECT_EQ(-2, __atomic_load_n(&r.ret, __ATOMIC_ACQUIRE));

@@ -196,10 +196,10 @@ static inline int sd_open(void)
  * else does not compile.
  */
 #define sd_cookie_bytes(c) _Generic((c),				\
-	struct sd_cookie *: ((const struct sd_cookie *)(c))->b,		\
-	const struct sd_cookie *: ((const struct sd_cookie *)(c))->b,	\
-	__u8 *: (const __u8 *)(c),					\
-	const __u8 *: (const __u8 *)(c))
+	struct sd_cookie * : ((const struct sd_cookie *)(c))->b,		\
+	const struct sd_cookie * : ((const struct sd_cookie *)(c))->b,	\
+	__u8 * : (const __u8 *)(c),					\
+	const __u8 * : (const __u8 *)(c))
 
 /*
  * SOCKDUP_IOC_SHARE; *@out is the whole struct as the kernel left it (also
@@ -243,9 +243,9 @@ static inline int sd_share_cookie(int dev, int fd, pid_t target, __u32 ttl_ms,
  * Return: 0, or -1 and errno.
  */
 #define sd_share(dev, fd, target, ttl_ms, out) _Generic((out),		\
-	struct sockdup_share *: sd_share_uapi,				\
-	struct sd_cookie *: sd_share_cookie,				\
-	void *: sd_share_cookie)((dev), (fd), (target), (ttl_ms), (out))
+	struct sockdup_share * : sd_share_uapi,				\
+	struct sd_cookie * : sd_share_cookie,				\
+	void * : sd_share_cookie)((dev), (fd), (target), (ttl_ms), (out))
 
 static inline int sd_redeem_bytes(int dev, const __u8 *cookie, __u32 flags)
 {
