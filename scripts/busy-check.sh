@@ -75,7 +75,8 @@ for ((r = 1; r <= runs; r++)); do
 	status=$?
 	check=""
 	[ "$status" = 0 ] || rc=1
-	echo "#   $(tail -n 1 "$dir/run$r.log") (exit $status, $((SECONDS - t)) s)"
+	# make -C ends with "Leaving directory": the result is the count line
+	echo "#   $(grep -E '^[0-9]+ passed' "$dir/run$r.log" | tail -n 1) (exit $status, $((SECONDS - t)) s)"
 	grep -E '^# (lane |make check took|boot [0-9]+ died)' "$dir/run$r.log" | sed 's/^/#   /'
 	grep -E '^not ok ' "$dir/run$r.log" | head -n 20 | sed 's/^/#   /'
 	alive=0
