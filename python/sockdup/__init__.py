@@ -11,6 +11,15 @@ variable, argv, an HTTP header); the target turns it into a socket::
     ...send token to the target...
     sock = sockdup.fromshare(token)                    # target
 
+To learn how each share ended (redeemed, expired, revoked, its target
+exited), share through an :class:`Events` descriptor and read its
+:class:`Event` records::
+
+    with sockdup.Events() as ev:
+        token, share_id = ev.share(listener, target_pid)
+        ...send token to the target...
+        event = ev.wait(timeout=30)    # Event(type=EventType.REDEEMED, ...)
+
 Tokens are the ``sd1_`` tokens of libsockdup and the sockdup(1) tool: a
 token made in C redeems here and the other way round.  The package is pure
 Python (``fcntl.ioctl`` and ``struct``); it needs neither a compiler nor
@@ -58,23 +67,27 @@ from __future__ import annotations
 
 import array
 import dataclasses
+import enum
 import errno
 import fcntl
 import math
 import os
+import select
 import socket
 import stat
 import sys
 import threading
-from typing import Optional, Union
+import time
+from typing import NamedTuple, Optional, Union
 
 from . import _uapi
 from ._token import decode_token, encode_token
 
 __all__ = [
-    "DEVICE", "ShareInfo", "Stats", "decode_token", "encode_token",
-    "fromshare", "fromshare_many", "list_shares", "query", "query_id",
-    "revoke", "revoke_id", "share", "share_many", "stats",
+    "DEVICE", "Event", "EventType", "Events", "Share", "ShareInfo", "Stats",
+    "decode_token", "encode_token", "fromshare", "fromshare_many",
+    "list_shares", "query", "query_id", "revoke", "revoke_id", "share",
+    "share_many", "stats",
 ]
 __version__ = "0.1.0"
 
@@ -212,6 +225,60 @@ class Stats:
     max_total: int
 
 
+class Share(NamedTuple):
+    """A share made through an :class:`Events` descriptor: its token, and
+    the id its :class:`Event` will carry (``ShareInfo.id``)."""
+
+    token: str
+    id: int
+
+
+class EventType(enum.IntEnum):
+    """How a share ended (``SOCKDUP_EVENT_*``)."""
+
+    REDEEMED = _uapi.EVENT_REDEEMED   #: its target redeemed it
+    EXPIRED = _uapi.EVENT_EXPIRED     #: its TTL ran out
+    REVOKED = _uapi.EVENT_REVOKED     #: the sharer withdrew it, or the target declined it
+    REAPED = _uapi.EVENT_REAPED       #: its target process exited
+    UNLOADED = _uapi.EVENT_UNLOADED   #: the module was unloaded
+    OVERFLOW = _uapi.EVENT_OVERFLOW   #: the queue was full: Event.lost events were dropped
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """One record of an events descriptor (``struct sockdup_event``).
+
+    Attributes:
+        type: how the share ended (an :class:`EventType`, or an int for a
+            kind newer than this package).
+        id: the share, as :attr:`Share.id` and ``ShareInfo.id`` name it; 0
+            for OVERFLOW.
+        time_ns: when, in CLOCK_MONOTONIC nanoseconds
+            (``time.monotonic_ns()``).
+        pid: the redeeming (REDEEMED) or revoking (REVOKED) process, or None
+            (another kind, or not visible in this pid namespace).
+        declined: REVOKED by the target rather than withdrawn by the sharer.
+        lost: for OVERFLOW, how many events were dropped.
+    """
+
+    type: Union[EventType, int]
+    id: int
+    time_ns: int
+    pid: Optional[int]
+    declined: bool
+    lost: int
+
+    @classmethod
+    def _unpack(cls, raw: bytes) -> "Event":
+        _size, type_, id_, time_ns, pid, flags, lost = _uapi.EVENT.unpack(raw)
+        try:
+            kind: Union[EventType, int] = EventType(type_)
+        except ValueError:
+            kind = type_
+        return cls(type=kind, id=id_, time_ns=time_ns, pid=pid if pid > 0 else None,
+                   declined=bool(flags & _uapi.EVENT_DECLINED), lost=lost)
+
+
 # ---- the device -------------------------------------------------------------
 
 _lock = threading.Lock()
@@ -239,20 +306,25 @@ def _no_device(call: str) -> OSError:
                    "module is not loaded (as root: modprobe sockdup)")
 
 
+def _open(call: str, flags: int = 0) -> int:
+    """A new open file of /dev/sockdup (close-on-exec), or OSError."""
+    try:
+        return os.open(DEVICE, os.O_RDWR | os.O_CLOEXEC | flags)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.ENXIO, errno.ENODEV):
+            raise _no_device(call) from None
+        if e.errno in (errno.EACCES, errno.EPERM):
+            raise OSError(e.errno, f"sockdup {call}: cannot open {DEVICE}: "
+                          "permission denied (check its mode and group)") from None
+        raise OSError(e.errno, f"sockdup {call}: cannot open {DEVICE}: "
+                      f"{os.strerror(e.errno)}") from None
+
+
 def _open_device(call: str) -> int:
     global _dev_fd
     with _lock:
         if _dev_fd < 0:
-            try:
-                _dev_fd = os.open(DEVICE, os.O_RDWR | os.O_CLOEXEC)
-            except OSError as e:
-                if e.errno in (errno.ENOENT, errno.ENXIO, errno.ENODEV):
-                    raise _no_device(call) from None
-                if e.errno in (errno.EACCES, errno.EPERM):
-                    raise OSError(e.errno, f"sockdup {call}: cannot open {DEVICE}: "
-                                  "permission denied (check its mode and group)") from None
-                raise OSError(e.errno, f"sockdup {call}: cannot open {DEVICE}: "
-                              f"{os.strerror(e.errno)}") from None
+            _dev_fd = _open(call)
         return _dev_fd
 
 
@@ -266,8 +338,8 @@ def _is_device(fd: int) -> bool:
 
 
 def _ioctl(call: str, request: int, buf: bytearray,
-           messages: dict[int, str]) -> int:
-    """Run one ioctl on the cached /dev/sockdup descriptor.
+           messages: dict[int, str], dev: Optional[int] = None) -> int:
+    """Run one ioctl on the cached /dev/sockdup descriptor (or on *dev*).
 
     Returns the ioctl's result.  A failure raises OSError (the subclass
     Python picks for the errno) with the message *messages* gives for that
@@ -281,12 +353,13 @@ def _ioctl(call: str, request: int, buf: bytearray,
     """
     global _dev_fd
     for attempt in (0, 1):
-        fd = _open_device(call)
+        fd = _open_device(call) if dev is None else dev
         try:
             return fcntl.ioctl(fd, request, buf, True)
         except OSError as e:
             code = e.errno if e.errno is not None else errno.EIO
-            if code in (errno.EBADF, errno.ENOTTY) and not attempt and not _is_device(fd):
+            if (code in (errno.EBADF, errno.ENOTTY) and not attempt and dev is None and
+                    not _is_device(fd)):
                 with _lock:
                     if _dev_fd == fd:
                         _dev_fd = -1
@@ -335,17 +408,25 @@ def share(sock_or_fd: SocketOrFd, pid: int, ttl: Optional[float] = None) -> str:
     shares are at max_total), ENODEV (no /dev/sockdup).  ValueError for a
     pid below 1 or a TTL that is not positive or does not fit.
     """
+    return _share("share", sock_or_fd, pid, ttl, None).token
+
+
+def _share(call: str, sock_or_fd: SocketOrFd, pid: int, ttl: Optional[float],
+           events: "Optional[Events]") -> "Share":
+    """SHARE of one socket through the cached descriptor, or through
+    *events*; the arguments are checked first."""
     fd = _fileno(sock_or_fd)
     _check_pid(pid)
     ttl_ms = _ttl_ms(ttl)
     if fd < 0 or fd > 0x7FFFFFFF:
-        raise OSError(errno.EBADF, f"sockdup share: descriptor {fd} is not open")
+        raise OSError(errno.EBADF, f"sockdup {call}: descriptor {fd} is not open")
 
+    dev = None if events is None else events._device(call)
     buf = bytearray(_uapi.SHARE.pack(0, fd, pid, ttl_ms, bytes(16), 0, 0, 0, 0))
-    _ioctl("share", _uapi.IOC_SHARE, buf, _share_messages(
-        f"descriptor {fd} is", pid, ttl_ms))
-    cookie = _uapi.SHARE.unpack(buf)[4]
-    return encode_token(cookie)
+    _ioctl(call, _uapi.IOC_SHARE, buf, _share_messages(
+        f"descriptor {fd} is", pid, ttl_ms), dev)
+    cookie, share_id = _uapi.SHARE.unpack(buf)[4:6]
+    return Share(encode_token(cookie), share_id)
 
 
 def _check_pid(pid: int) -> None:
@@ -610,3 +691,154 @@ def list_shares() -> list[ShareInfo]:
             return [ShareInfo._unpack(raw[i * size:(i + 1) * size])
                     for i in range(count)]
         capacity = min(total + 16, 0x7FFFFFFF // size)
+
+
+# ---- events -------------------------------------------------------------------
+
+class Events:
+    """An events descriptor: it learns how each share made through it ended.
+
+    libsockdup's sockdup_events_open(), sockdup_share_on(),
+    sockdup_events_read() and sockdup_events_wait() as an object::
+
+        with sockdup.Events() as ev:
+            token, share_id = ev.share(listener, target_pid)
+            ...send token to the target...
+            event = ev.wait(timeout=30)     # Event(type=EventType.REDEEMED, ...)
+
+    Each share made with :meth:`share` produces exactly one
+    :class:`Event` here when it is released (redeemed, expired,
+    revoked or declined, reaped).  Shares made with the module-level
+    :func:`share` produce none.  The descriptor is an open file of
+    /dev/sockdup: ``fileno()`` goes into ``select``, ``selectors`` or
+    asyncio's ``add_reader``; it is readable while events are queued.  A
+    forked child shares the queue: each event goes to one reader.  Closing
+    it discards its events and cancels no share.  It holds at most 128
+    events; when it fills, an OVERFLOW event counts those that did not fit.
+    """
+
+    _fd = -1
+
+    def __init__(self, *, nonblock: bool = False) -> None:
+        """Open a new events descriptor (close-on-exec; non-blocking reads
+        with *nonblock*).  Raises OSError ENODEV (no /dev/sockdup)."""
+        self._fd = _open("Events", os.O_NONBLOCK if nonblock else 0)
+
+    def fileno(self) -> int:
+        """The descriptor, for select/poll/epoll.  ValueError once closed."""
+        if self._fd < 0:
+            raise ValueError("sockdup Events: this events descriptor is closed; "
+                             "open a new sockdup.Events()")
+        return self._fd
+
+    def _device(self, call: str) -> int:
+        """fileno(), checked to be /dev/sockdup still: once something closed
+        the number behind this object's back it may name another file, which
+        a read would rob of its data."""
+        fd = self.fileno()
+        if not _is_device(fd):
+            raise OSError(errno.EBADF, f"sockdup {call}: descriptor {fd} is no "
+                          f"longer {DEVICE}: it was closed behind this Events "
+                          "object's back (os.close(ev.fileno())?); open a new "
+                          "sockdup.Events()")
+        return fd
+
+    def close(self) -> None:
+        """Close the descriptor: its queued events go, its shares stay."""
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
+
+    def __enter__(self) -> "Events":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except OSError:
+            pass
+
+    def __repr__(self) -> str:
+        state = f"fd={self._fd}" if self._fd >= 0 else "closed"
+        return f"<sockdup.Events {state}>"
+
+    def share(self, sock_or_fd: SocketOrFd, pid: int, ttl: Optional[float] = None) -> Share:
+        """:func:`share` through this descriptor: returns the token and the
+        share's id, which its event will carry.  Raises as :func:`share`."""
+        return _share("Events.share", sock_or_fd, pid, ttl, self)
+
+    def read(self, max_events: int = 16) -> list[Event]:
+        """Read up to *max_events* (1 to 4096) queued events, oldest first,
+        each once.
+
+        Waits for one if none is queued, unless the descriptor is
+        non-blocking: then it raises BlockingIOError (EAGAIN).  A signal
+        whose handler returns does not end the wait (the read is retried,
+        PEP 475).
+        """
+        if isinstance(max_events, bool) or not isinstance(max_events, int):
+            raise TypeError(f"max_events must be an int, not {type(max_events).__name__}")
+        if not 0 < max_events <= _READ_MAX:
+            raise ValueError(f"max_events must be 1 to {_READ_MAX}, not {max_events}")
+        fd = self._device("Events.read")
+        try:
+            raw = os.read(fd, max_events * _uapi.EVENT.size)
+        except BlockingIOError:
+            raise BlockingIOError(errno.EAGAIN, "sockdup Events.read: no event "
+                                  "queued (the descriptor is non-blocking; "
+                                  "wait() or select() for one)") from None
+        except OSError as e:
+            raise OSError(e.errno, f"sockdup Events.read: {os.strerror(e.errno)}") from None
+        events, off = [], 0
+        # records may grow in later versions: step by each one's size
+        while off + _uapi.EVENT.size <= len(raw):
+            size = int.from_bytes(raw[off:off + 4], sys.byteorder)
+            events.append(Event._unpack(raw[off:off + _uapi.EVENT.size]))
+            off += max(size, _uapi.EVENT.size)
+        return events
+
+    def wait(self, timeout: Optional[float] = None) -> Optional[Event]:
+        """Wait up to *timeout* seconds (None: for ever) for an event and
+        return it, or None when none came in time.
+
+        When another reader of the same queue (a forked child) takes the
+        event first, a non-blocking descriptor goes on polling until the
+        timeout; a blocking one waits in read() for the next event, as
+        sockdup_events_wait() does.
+        """
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError("timeout must be a number of seconds or None, not "
+                                f"{type(timeout).__name__}")
+            if not timeout >= 0:
+                raise ValueError("timeout must be 0 or more seconds (None: wait "
+                                 f"for ever), not {timeout}")
+            if math.isinf(timeout):
+                timeout = None
+        fd = self._device("Events.wait")
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            ms = None
+            if deadline is not None:
+                left = max(0.0, deadline - time.monotonic())
+                ms = min(math.ceil(left * 1000), _POLL_MAX_MS)
+            if poller.poll(ms):
+                try:
+                    # as sockdup_events_wait(): when another reader took
+                    # the event, a blocking descriptor waits in read()
+                    return self.read(1)[0]
+                except BlockingIOError:
+                    pass
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+
+
+# One read() moves at most this many records (sockdup_events_read()'s cap).
+_READ_MAX = 4096
+# poll()'s timeout is a C int of milliseconds: longer waits poll again.
+_POLL_MAX_MS = 0x7FFFFFFF

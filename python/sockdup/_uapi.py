@@ -45,6 +45,15 @@ STATS_FIELDS = (
 )
 # struct sockdup_list: flags, entry_size, entries, capacity, count, total
 LIST = struct.Struct("=IIQIIQ")
+# struct sockdup_event: size, type, id, time_ns, pid, flags, lost
+EVENT = struct.Struct("=IIQQiIQ")
+EVENT_REDEEMED = 1
+EVENT_EXPIRED = 2
+EVENT_REVOKED = 3
+EVENT_REAPED = 4
+EVENT_UNLOADED = 5
+EVENT_OVERFLOW = 6
+EVENT_DECLINED = 0x1
 
 # <asm-generic/ioctl.h>, which x86-64 uses: nr 8 bits, type 8, size 14,
 # direction 2 (write = 1, read = 2; "write" is user to kernel).

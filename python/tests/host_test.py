@@ -52,6 +52,8 @@ FIELDS = {
     "sockdup_query": [("flags", "I"), ("reserved", "I"), _COOKIE],
     "sockdup_stats": [("flags", "I"), ("reserved", "I")] +
                      [(f, "Q") for f in _uapi.STATS_FIELDS],
+    "sockdup_event": [("size", "I"), ("type", "I"), ("id", "Q"), ("time_ns", "Q"),
+                      ("pid", "i"), ("flags", "I"), ("lost", "Q")],
     "sockdup_list": [("flags", "I"), ("entry_size", "I"), ("entries", "Q"),
                      ("capacity", "I"), ("count", "I"), ("total", "Q")],
 }
@@ -59,10 +61,13 @@ PY_STRUCTS = {
     "sockdup_share": _uapi.SHARE, "sockdup_redeem": _uapi.REDEEM,
     "sockdup_revoke": _uapi.REVOKE, "sockdup_share_info": _uapi.SHARE_INFO,
     "sockdup_query": _uapi.QUERY_HEAD, "sockdup_stats": _uapi.STATS,
-    "sockdup_list": _uapi.LIST,
+    "sockdup_list": _uapi.LIST, "sockdup_event": _uapi.EVENT,
 }
 CONSTANTS = ["SOCKDUP_COOKIE_SIZE", "SOCKDUP_REDEEM_CLOEXEC", "SOCKDUP_REVOKE_BY_ID",
-             "SOCKDUP_QUERY_BY_ID", "SOCKDUP_ADDR_SIZE", "SOCKDUP_BATCH_MAX"]
+             "SOCKDUP_QUERY_BY_ID", "SOCKDUP_ADDR_SIZE", "SOCKDUP_BATCH_MAX",
+             "SOCKDUP_EVENT_REDEEMED", "SOCKDUP_EVENT_EXPIRED", "SOCKDUP_EVENT_REVOKED",
+             "SOCKDUP_EVENT_REAPED", "SOCKDUP_EVENT_UNLOADED", "SOCKDUP_EVENT_OVERFLOW",
+             "SOCKDUP_EVENT_DECLINED"]
 IOCTLS = {
     "SOCKDUP_IOC_SHARE": _uapi.IOC_SHARE, "SOCKDUP_IOC_REDEEM": _uapi.IOC_REDEEM,
     "SOCKDUP_IOC_REVOKE": _uapi.IOC_REVOKE, "SOCKDUP_IOC_QUERY": _uapi.IOC_QUERY,
@@ -242,6 +247,7 @@ class NoDevice(unittest.TestCase):
         self.assertNoDevice(sockdup.list_shares)
         self.assertNoDevice(sockdup.query_id, 1)
         self.assertNoDevice(sockdup.revoke_id, 1)
+        self.assertNoDevice(sockdup.Events)
 
     def test_message_names_the_call(self) -> None:
         with self.assertRaisesRegex(OSError, r"^\[Errno 19\] sockdup fromshare: /dev/sockdup"):
@@ -291,6 +297,104 @@ class Arguments(unittest.TestCase):
         self.assertIn("descriptor -1 is not open", str(cm.exception))
 
 
+def events_on(fd: int) -> sockdup.Events:
+    """An Events object holding *fd* (this machine has no /dev/sockdup)."""
+    ev = sockdup.Events.__new__(sockdup.Events)
+    ev._fd = fd
+    return ev
+
+
+class EventsHost(unittest.TestCase):
+    """sockdup.Events without the module: arguments, records, the check
+    that its descriptor is still /dev/sockdup."""
+
+    RECORD = _uapi.EVENT
+
+    def setUp(self) -> None:
+        self.r, self.w = os.pipe()
+        os.set_blocking(self.r, False)
+        self.ev = events_on(self.r)
+        self.saved = sockdup._is_device
+
+    def tearDown(self) -> None:
+        sockdup._is_device = self.saved
+        self.ev.close()
+        os.close(self.w)
+
+    def test_argument_errors_before_anything(self) -> None:
+        for bad in (0, -1, 4097):
+            with self.subTest(max_events=bad), self.assertRaises(ValueError):
+                self.ev.read(bad)
+        for bad in (True, 1.0, "1"):
+            with self.subTest(max_events=bad), self.assertRaises(TypeError):
+                self.ev.read(bad)  # type: ignore[arg-type]
+        for bad in (-1, -0.5, float("nan")):
+            with self.subTest(timeout=bad), self.assertRaises(ValueError):
+                self.ev.wait(bad)
+        for bad in (True, "1"):
+            with self.subTest(timeout=bad), self.assertRaises(TypeError):
+                self.ev.wait(bad)  # type: ignore[arg-type]
+        with socket.socket() as s:
+            with self.assertRaises(ValueError):
+                self.ev.share(s, 0)
+            with self.assertRaises(TypeError):
+                self.ev.share(s, os.getpid(), ttl="10")  # type: ignore[arg-type]
+
+    def test_not_the_device_any_more_is_never_read(self) -> None:
+        # the number was closed behind the object's back and now names a
+        # pipe: nothing is read from it, nothing is shared through it
+        data = self.RECORD.pack(40, 1, 7, 0, 1, 0, 0)
+        os.write(self.w, data)
+        with socket.socket() as s:
+            for name, fn in (("read", self.ev.read), ("wait", lambda: self.ev.wait(0)),
+                             ("share", lambda: self.ev.share(s, os.getpid()))):
+                with self.subTest(call=name):
+                    with self.assertRaises(OSError) as cm:
+                        fn()
+                    self.assertIs(type(cm.exception), OSError)
+                    self.assertEqual(cm.exception.errno, errno.EBADF)
+                    self.assertIn(f"sockdup Events.{name}: descriptor {self.r} is no "
+                                  "longer /dev/sockdup", str(cm.exception))
+                    self.assertIn("open a new sockdup.Events()", str(cm.exception))
+        self.assertEqual(os.read(self.r, 100), data)
+
+    def test_records_step_by_their_size(self) -> None:
+        sockdup._is_device = lambda fd: True
+        with self.assertRaises(BlockingIOError) as cm:
+            self.ev.read()
+        self.assertEqual(cm.exception.errno, errno.EAGAIN)
+        self.assertIn("sockdup Events.read: no event queued", str(cm.exception))
+        self.assertIsNone(self.ev.wait(0))
+        # a REDEEMED, a record of a later, longer version (48 bytes) of an
+        # unknown kind, a declined REVOKED, an OVERFLOW
+        os.write(self.w, self.RECORD.pack(40, 1, 7, 100, 42, 0, 0) +
+                 self.RECORD.pack(48, 99, 8, 101, 0, 0, 0) + b"\xff" * 8 +
+                 self.RECORD.pack(40, 3, 9, 102, 43, _uapi.EVENT_DECLINED, 0) +
+                 self.RECORD.pack(40, 6, 0, 103, 0, 0, 5))
+        first = self.ev.wait(0)
+        self.assertEqual(first, sockdup.Event(type=sockdup.EventType.REDEEMED, id=7,
+                                              time_ns=100, pid=42, declined=False,
+                                              lost=0))
+        got = self.ev.read()
+        self.assertEqual([(e.type, e.id, e.pid, e.declined, e.lost) for e in got],
+                         [(99, 8, None, False, 0),
+                          (sockdup.EventType.REVOKED, 9, 43, True, 0),
+                          (sockdup.EventType.OVERFLOW, 0, None, False, 5)])
+        self.assertIs(type(got[0].type), int)
+
+    def test_close_twice_then_closed(self) -> None:
+        self.assertIn(f"fd={self.r}", repr(self.ev))
+        self.ev.close()
+        self.ev.close()
+        self.assertEqual(repr(self.ev), "<sockdup.Events closed>")
+        with self.assertRaisesRegex(ValueError, "this events descriptor is closed"):
+            self.ev.fileno()
+        with self.assertRaises(ValueError):
+            self.ev.read()
+        with self.assertRaises(OSError):    # the pipe's read end is gone
+            os.fstat(self.r)
+
+
 class Messages(unittest.TestCase):
     """Each errno of each call: its OSError subclass and sockdup's words.
 
@@ -321,9 +425,18 @@ class Messages(unittest.TestCase):
         ("revoke_id", errno.EPERM, PermissionError, "share 7 is neither this user's"),
         ("stats", errno.EFAULT, OSError, os.strerror(errno.EFAULT)),
         ("list_shares", errno.EINVAL, OSError, os.strerror(errno.EINVAL)),
+        ("Events.share", errno.EBADF, OSError, "descriptor 0 is not open"),
+        ("Events.share", errno.ESRCH, ProcessLookupError, "no process with pid 1 "),
+        ("Events.share", errno.EDQUOT, OSError, "max_per_user"),
     ]
 
     def call(self, name: str):
+        if name.startswith("Events."):
+            ev = events_on(1000)
+            try:
+                return ev.share(0, 1, ttl=3601)
+            finally:
+                ev._fd = -1
         if name == "share":
             return sockdup.share(0, 1, ttl=3601)
         if name in ("fromshare", "query", "revoke"):

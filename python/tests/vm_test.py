@@ -775,6 +775,116 @@ class SocketServer(Base):
         self.assertEqual(p.wait(BOUND), 0)
 
 
+class EventsTests(Base):
+    """sockdup.Events: libsockdup's events API (sockdup_events_open() and
+    friends) in Python."""
+
+    def test_redeemed_names_the_share_and_the_redeemer(self) -> None:
+        a, b = socket.socketpair()
+        with a, b, sockdup.Events() as ev:
+            token, share_id = ev.share(a, os.getpid())
+            self.assertEqual(sockdup.query(token).id, share_id)
+            before = time.monotonic_ns()
+            sockdup.fromshare(token).close()
+            e = ev.wait(BOUND)
+            self.assertIsNotNone(e)
+            self.assertEqual((e.type, e.id, e.pid, e.declined, e.lost),
+                             (sockdup.EventType.REDEEMED, share_id, os.getpid(), False, 0))
+            self.assertGreaterEqual(e.time_ns, before)
+            self.assertLessEqual(e.time_ns, time.monotonic_ns())
+
+    def test_revoked_and_declined_in_order(self) -> None:
+        a, b = socket.socketpair()
+        p = spawn_python("import sys; sys.stdin.read()")
+        try:
+            with a, b, sockdup.Events() as ev:
+                first = ev.share(a, p.pid)      # withdrawn by us, the sharer
+                second = ev.share(a, os.getpid())   # declined by us, the target
+                sockdup.revoke(first.token)
+                sockdup.revoke(second.token)
+                got = ev.read(8)
+                self.assertEqual([(e.type, e.id, e.declined) for e in got],
+                                 [(sockdup.EventType.REVOKED, first.id, False),
+                                  (sockdup.EventType.REVOKED, second.id, True)])
+        finally:
+            finish(p, "")
+
+    def test_expired(self) -> None:
+        a, b = socket.socketpair()
+        with a, b, sockdup.Events() as ev:
+            share = ev.share(a, os.getpid(), ttl=0.05)
+            e = ev.wait(BOUND)
+            self.assertEqual((e.type, e.id, e.pid), (sockdup.EventType.EXPIRED, share.id, None))
+
+    def test_nonblocking_read_and_wait_timeout(self) -> None:
+        with sockdup.Events(nonblock=True) as ev:
+            with self.assertRaises(BlockingIOError) as cm:
+                ev.read()
+            self.assertIn("sockdup Events.read: no event queued", str(cm.exception))
+            self.assertIsNone(ev.wait(0))
+            self.assertIsNone(ev.wait(0.05))
+        with sockdup.Events() as ev:
+            self.assertIsNone(ev.wait(0))
+            self.assertTrue(os.get_blocking(ev.fileno()))
+            self.assertFalse(os.get_inheritable(ev.fileno()))
+
+    def test_only_its_own_shares_and_closing_cancels_nothing(self) -> None:
+        a, b = socket.socketpair()
+        with a, b, sockdup.Events(nonblock=True) as mine, sockdup.Events(nonblock=True) as other:
+            token = sockdup.share(a, os.getpid())        # the module-level call
+            kept = mine.share(a, os.getpid())
+            sockdup.revoke(token)
+            self.assertIsNone(mine.wait(0))
+            self.assertIsNone(other.wait(0))
+            mine.close()
+            mine.close()                                # twice is fine
+            with self.assertRaises(ValueError):
+                mine.fileno()
+            # the share made through the closed descriptor is still there
+            with sockdup.fromshare(kept.token) as t:
+                self.assertEqual(os.fstat(t.fileno()).st_ino, os.fstat(a.fileno()).st_ino)
+            self.assertIsNone(other.wait(0))
+
+    def test_selectable(self) -> None:
+        import selectors
+        a, b = socket.socketpair()
+        with a, b, sockdup.Events() as ev, selectors.DefaultSelector() as sel:
+            sel.register(ev, selectors.EVENT_READ)
+            self.assertEqual(sel.select(0), [])
+            share = ev.share(a, os.getpid())
+            sockdup.revoke(share.token)
+            self.assertEqual(len(sel.select(BOUND)), 1)
+            self.assertEqual([e.id for e in ev.read()], [share.id])
+
+    def test_reaped_when_the_target_exits(self) -> None:
+        a, b = socket.socketpair()
+        p = spawn_python("import sys; sys.stdin.read()")
+        with a, b, sockdup.Events() as ev:
+            try:
+                share = ev.share(a, p.pid, ttl=CHILD_TTL)
+            finally:
+                finish(p, "")
+            e = ev.wait(BOUND)
+            self.assertEqual((e.type, e.id, e.pid, e.declined),
+                             (sockdup.EventType.REAPED, share.id, None, False))
+
+    def test_argument_errors(self) -> None:
+        with sockdup.Events() as ev:
+            for bad in (0, 4097, -1):
+                with self.assertRaises(ValueError):
+                    ev.read(bad)
+            with self.assertRaises(TypeError):
+                ev.read(True)
+            with self.assertRaises(ValueError):
+                ev.wait(-1)
+            with socket.socket() as s, self.assertRaises(ValueError):
+                ev.share(s, 0)
+            with socket.socket() as s:
+                with self.assertRaises(ProcessLookupError) as cm:
+                    ev.share(s, gone_pid())
+                self.assertIn("sockdup Events.share: no process with pid", str(cm.exception))
+
+
 if __name__ == "__main__":
     import tap
     if not os.path.exists(sockdup.DEVICE):
