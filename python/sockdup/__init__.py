@@ -487,19 +487,29 @@ def share_many(socks_or_fds: "list[SocketOrFd]", pid: int,
     not an open socket: then nothing is shared); ValueError for an empty
     list or more than 4096.
     """
+    return _share_many("share_many", socks_or_fds, pid, ttl, None).token
+
+
+def _share_many(call: str, socks_or_fds: "list[SocketOrFd]", pid: int,
+                ttl: Optional[float], events: "Optional[Events]") -> "Share":
+    """SHARE of a batch through the cached descriptor, or through
+    *events*; the arguments are checked first."""
     fds = array.array("i", (_fileno(s) for s in socks_or_fds))
     if not 0 < len(fds) <= _uapi.BATCH_MAX:
         raise ValueError(f"a batch holds 1 to {_uapi.BATCH_MAX} sockets, "
                          f"not {len(fds)}")
     _check_pid(pid)
     ttl_ms = _ttl_ms(ttl)
+    dev = None if events is None else events._device(call)
+    # the kernel reads the descriptors from fds' buffer, which stays put
+    # while fds lives
     addr = fds.buffer_info()[0]
     buf = bytearray(_uapi.SHARE.pack(0, -1, pid, ttl_ms, bytes(16), 0, addr,
                                      len(fds), 0))
-    _ioctl("share_many", _uapi.IOC_SHARE, buf, _share_messages(
-        f"one of the {len(fds)} descriptors is", pid, ttl_ms))
-    cookie = _uapi.SHARE.unpack(buf)[4]
-    return encode_token(cookie)
+    _ioctl(call, _uapi.IOC_SHARE, buf, _share_messages(
+        f"one of the {len(fds)} descriptors is", pid, ttl_ms), dev)
+    cookie, share_id = _uapi.SHARE.unpack(buf)[4:6]
+    return Share(encode_token(cookie), share_id)
 
 
 def fromshare_many(token: Union[str, bytes], *,
@@ -699,15 +709,16 @@ class Events:
     """An events descriptor: it learns how each share made through it ended.
 
     libsockdup's sockdup_events_open(), sockdup_share_on(),
-    sockdup_events_read() and sockdup_events_wait() as an object::
+    sockdup_share_batch_on(), sockdup_events_read() and
+    sockdup_events_wait() as an object::
 
         with sockdup.Events() as ev:
             token, share_id = ev.share(listener, target_pid)
             ...send token to the target...
             event = ev.wait(timeout=30)     # Event(type=EventType.REDEEMED, ...)
 
-    Each share made with :meth:`share` produces exactly one
-    :class:`Event` here when it is released (redeemed, expired,
+    Each share made with :meth:`share` or :meth:`share_many` produces
+    exactly one :class:`Event` here when it is released (redeemed, expired,
     revoked or declined, reaped).  Shares made with the module-level
     :func:`share` produce none.  The descriptor is an open file of
     /dev/sockdup: ``fileno()`` goes into ``select``, ``selectors`` or
@@ -769,6 +780,13 @@ class Events:
         """:func:`share` through this descriptor: returns the token and the
         share's id, which its event will carry.  Raises as :func:`share`."""
         return _share("Events.share", sock_or_fd, pid, ttl, self)
+
+    def share_many(self, socks_or_fds: "list[SocketOrFd]", pid: int,
+                   ttl: Optional[float] = None) -> Share:
+        """:func:`share_many` through this descriptor: returns the batch's
+        token and id.  The batch ends as a whole, with one event.  Raises as
+        :func:`share_many`."""
+        return _share_many("Events.share_many", socks_or_fds, pid, ttl, self)
 
     def read(self, max_events: int = 16) -> list[Event]:
         """Read up to *max_events* (1 to 4096) queued events, oldest first,

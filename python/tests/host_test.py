@@ -240,6 +240,7 @@ class NoDevice(unittest.TestCase):
         tok = sockdup.encode_token(bytes(16))
         with socket.socket() as s:
             self.assertNoDevice(sockdup.share, s, os.getpid())
+            self.assertNoDevice(sockdup.share_many, [s], os.getpid())
         self.assertNoDevice(sockdup.fromshare, tok)
         self.assertNoDevice(sockdup.query, tok)
         self.assertNoDevice(sockdup.revoke, tok)
@@ -339,6 +340,12 @@ class EventsHost(unittest.TestCase):
                 self.ev.share(s, 0)
             with self.assertRaises(TypeError):
                 self.ev.share(s, os.getpid(), ttl="10")  # type: ignore[arg-type]
+            with self.assertRaisesRegex(ValueError, "a batch holds 1 to 4096 sockets, not 0"):
+                self.ev.share_many([], os.getpid())
+            with self.assertRaises(ValueError):
+                self.ev.share_many([s] * 4097, os.getpid())
+            with self.assertRaises(ValueError):
+                self.ev.share_many([s], -1)
 
     def test_not_the_device_any_more_is_never_read(self) -> None:
         # the number was closed behind the object's back and now names a
@@ -347,7 +354,8 @@ class EventsHost(unittest.TestCase):
         os.write(self.w, data)
         with socket.socket() as s:
             for name, fn in (("read", self.ev.read), ("wait", lambda: self.ev.wait(0)),
-                             ("share", lambda: self.ev.share(s, os.getpid()))):
+                             ("share", lambda: self.ev.share(s, os.getpid())),
+                             ("share_many", lambda: self.ev.share_many([s], os.getpid()))):
                 with self.subTest(call=name):
                     with self.assertRaises(OSError) as cm:
                         fn()
@@ -428,13 +436,18 @@ class Messages(unittest.TestCase):
         ("Events.share", errno.EBADF, OSError, "descriptor 0 is not open"),
         ("Events.share", errno.ESRCH, ProcessLookupError, "no process with pid 1 "),
         ("Events.share", errno.EDQUOT, OSError, "max_per_user"),
+        ("Events.share_many", errno.ENOTSOCK, OSError,
+         "one of the 2 descriptors is not a socket"),
+        ("Events.share_many", errno.ENOSPC, OSError, "a batch takes one per socket"),
     ]
 
     def call(self, name: str):
         if name.startswith("Events."):
             ev = events_on(1000)
             try:
-                return ev.share(0, 1, ttl=3601)
+                if name == "Events.share":
+                    return ev.share(0, 1, ttl=3601)
+                return ev.share_many([0, 0], 1)
             finally:
                 ev._fd = -1
         if name == "share":

@@ -118,7 +118,8 @@ class Base(unittest.TestCase):
             fn(*args, **kw)
         e = cm.exception
         self.assertEqual(e.errno, code, str(e))
-        self.assertIn(f"sockdup {fn.__name__}: ", str(e))
+        # "share", or "Events.share" for a method of an Events
+        self.assertIn(f"sockdup {fn.__qualname__}: ", str(e))
         return e
 
     def pending(self, token: str) -> bool:
@@ -855,6 +856,35 @@ class EventsTests(Base):
             sockdup.revoke(share.token)
             self.assertEqual(len(sel.select(BOUND)), 1)
             self.assertEqual([e.id for e in ev.read()], [share.id])
+
+    def test_batch_ends_with_one_event(self) -> None:
+        pairs = [socket.socketpair() for _ in range(3)]
+        try:
+            with sockdup.Events(nonblock=True) as ev:
+                batch = ev.share_many([a for a, _ in pairs], os.getpid())
+                self.assertEqual(sockdup.query(batch.token).id, batch.id)
+                self.assertEqual(sockdup.query(batch.token).nr_fds, 3)
+                socks = sockdup.fromshare_many(batch.token)
+                for t in socks:
+                    t.close()
+                e = ev.wait(BOUND)
+                self.assertEqual((e.type, e.id, e.pid),
+                                 (sockdup.EventType.REDEEMED, batch.id, os.getpid()))
+                self.assertIsNone(ev.wait(0))       # one event for the batch
+                r, w = os.pipe()
+                try:
+                    e = self.assertErrno(errno.ENOTSOCK, OSError, ev.share_many,
+                                         [pairs[0][0], r], os.getpid())
+                    self.assertIn("sockdup Events.share_many: one of the 2 descriptors "
+                                  "is not a socket", str(e))
+                finally:
+                    os.close(r)
+                    os.close(w)
+                self.assertIsNone(ev.wait(0))       # a refused batch has no event
+        finally:
+            for a, b in pairs:
+                a.close()
+                b.close()
 
     def test_reaped_when_the_target_exits(self) -> None:
         a, b = socket.socketpair()
