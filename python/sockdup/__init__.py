@@ -45,7 +45,11 @@ PermissionError         EACCES     a security module (LSM) refused the
                                    valid
 ProcessLookupError      ESRCH      share: no such target process (or only a
                                    thread id, or it has exited)
-OSError                 EBADF      share: the descriptor is not open
+OSError                 EBADF      share: the descriptor is not open;
+                                   Events: its descriptor was closed behind
+                                   its back (it is no longer /dev/sockdup)
+BlockingIOError         EAGAIN     Events.read: no event queued on a
+                                   non-blocking Events
 OSError                 ENOTSOCK   share: the descriptor is not a socket
 OSError                 EINVAL     share: the TTL is above the module's
                                    max_ttl_ms
