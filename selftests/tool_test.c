@@ -133,10 +133,26 @@ TEST_F(tool, exec_batch_token_then_single_token)
 	sd_sock_close(&s2);
 }
 
+/* Start the tool with RLIMIT_NOFILE @lim (root puts ours back). */
+static int start_with_nofile(struct ul_proc *p, char **argv, rlim_t soft,
+			     rlim_t hard)
+{
+	struct rlimit old, lim = { soft, hard };
+	int ret;
+
+	if (getrlimit(RLIMIT_NOFILE, &old) || setrlimit(RLIMIT_NOFILE, &lim))
+		return -1;
+	ret = ul_start(p, argv, false, -1);
+	if (setrlimit(RLIMIT_NOFILE, &old))
+		return -1;
+	return ret;
+}
+
 /*
  * The largest batch a server gets in one token: 1024 sockets (here the
  * listener 1024 times, which "-n 0" only reports) become fds 3..1026 of
- * the server, past the soft RLIMIT_NOFILE of 1024 that the tool raises.
+ * the server, past the usual soft RLIMIT_NOFILE of 1024, which the tool
+ * raises to what it needs (the hard limit is 4096).
  */
 TEST_F(tool, exec_batch_of_1024_sockets)
 {
@@ -152,7 +168,7 @@ TEST_F(tool, exec_batch_of_1024_sockets)
 	ASSERT_NE(NULL, out);
 	for (i = 0; i < N; i++)
 		fds[i] = self->l.fd;
-	ASSERT_EQ(0, ul_start(&self->p, argv, false, -1));
+	ASSERT_EQ(0, start_with_nofile(&self->p, argv, 1024, 4096));
 	ASSERT_EQ(0, sockdup_share_batch(fds, N, self->p.pid, 0, &c));
 	tokenize(&c, tok);
 	ASSERT_EQ(0, ul_go(&self->p, tok));
@@ -172,35 +188,46 @@ TEST_F(tool, exec_batch_of_1024_sockets)
 }
 
 /*
- * A batch larger than the descriptors the hard RLIMIT_NOFILE allows: exit
- * 8 (EXIT_LIMIT) with what to do, and the token is still valid.
+ * Tokens that hold more sockets than the hard RLIMIT_NOFILE leaves room
+ * for: exit 8 (EXIT_LIMIT) saying what is needed, before any token is
+ * redeemed.  A hard limit of 150 fits the 100 sockets but not their move
+ * above fd 102; one of 64 fits neither.  Two tokens: the first (a single
+ * socket) would have been spent by a tool that found out on the second.
  */
 TEST_F(tool, exec_batch_beyond_the_nofile_limit)
 {
-	enum { N = 100 };
-	char *argv[] = { "sockdup", "exec", UL_TOKEN_ARG, "--",
+	enum { N = 99 };
+	char *argv[] = { "sockdup", "exec", UL_TOKEN_ARG, UL_TOKEN_ARG, "--",
 			 "listenfds-echo", "-n", "0", NULL };
-	struct rlimit old, small = { 64, 64 };
-	char tok[SOCKDUP_TOKEN_SIZE];
-	struct sockdup_cookie c;
-	int fds[N], i, ret;
+	static const rlim_t hard[] = { 64, 150 };
+	char t1[SOCKDUP_TOKEN_SIZE], t2[SOCKDUP_TOKEN_SIZE], line[128];
+	struct sockdup_cookie c1, c2;
+	int fds[N], i, h;
 
 	for (i = 0; i < N; i++)
 		fds[i] = self->l.fd;
-	/* the tool inherits the limit; root puts ours back */
-	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &old));
-	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &small));
-	ret = ul_start(&self->p, argv, false, -1);
-	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &old));
-	ASSERT_EQ(0, ret);
-	ASSERT_EQ(0, sockdup_share_batch(fds, N, self->p.pid, 0, &c));
-	tokenize(&c, tok);
-	ASSERT_EQ(0, ul_go(&self->p, tok));
-	EXPECT_EQ(8, ul_finish(&self->p, self->out, OUT_SIZE, SD_WAIT_MS));
-	EXPECT_NE(NULL, strstr(self->out, "no room for its sockets (at most 64 open descriptors; see ulimit -n): raise the limit and run again; the token is still valid"))
-		TH_LOG("output: %s", self->out);
-	/* all or none: nothing was taken */
-	EXPECT_EQ(0, sockdup_revoke(&c));
+	for (h = 0; h < 2; h++) {
+		ASSERT_EQ(0, start_with_nofile(&self->p, argv, hard[h],
+					       hard[h]));
+		ASSERT_EQ(0, sockdup_share_token(self->l.fd, self->p.pid, 0,
+						 t1));
+		ASSERT_EQ(0, sockdup_share_batch(fds, N, self->p.pid, 0, &c2));
+		tokenize(&c2, t2);
+		snprintf(line, sizeof(line), "%s %s", t1, t2);
+		ASSERT_EQ(0, ul_go(&self->p, line));
+		EXPECT_EQ(8, ul_finish(&self->p, self->out, OUT_SIZE,
+				       SD_WAIT_MS));
+		snprintf(line, sizeof(line), "this process may open %d (its hard limit, ulimit -Hn)",
+			 (int)hard[h]);
+		EXPECT_NE(NULL, strstr(self->out, "the tokens hold 100 sockets, which need 211 open descriptors; "))
+			TH_LOG("output: %s", self->out);
+		EXPECT_NE(NULL, strstr(self->out, line));
+		EXPECT_NE(NULL, strstr(self->out, "raise it and run again (no token was redeemed)"));
+		/* nothing was taken: both tokens still work */
+		ASSERT_EQ(0, sockdup_token_decode(t1, &c1));
+		EXPECT_EQ(0, sockdup_revoke(&c1));
+		EXPECT_EQ(0, sockdup_revoke(&c2));
+	}
 }
 
 /* More names than the tokens hold sockets: exit 2, nothing redeemed. */

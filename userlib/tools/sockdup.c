@@ -378,16 +378,19 @@ static int read_stdin_tokens(const char **tokens, int *nr)
 /*
  * Make room for @need descriptors: raise the soft RLIMIT_NOFILE up to the
  * hard one if it is lower (a batch of 1024 sockets, parked above the
- * range it will occupy, needs twice that).
+ * range it will occupy, needs twice that).  Return: 0, or the hard limit
+ * when even that is too low (or cannot be reached).
  */
-static void nofile_room(int need)
+static long nofile_room(int need)
 {
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= (rlim_t)need)
-		return;
-	rl.rlim_cur = rl.rlim_max < (rlim_t)need ? rl.rlim_max : (rlim_t)need;
-	setrlimit(RLIMIT_NOFILE, &rl);
+		return 0;
+	if (rl.rlim_max < (rlim_t)need)
+		return (long)rl.rlim_max;
+	rl.rlim_cur = need;
+	return setrlimit(RLIMIT_NOFILE, &rl) ? (long)rl.rlim_max : 0;
 }
 
 /*
@@ -416,7 +419,7 @@ static int redeem_one(const char *token, int i, struct sockdup_cookie *cookie,
 		return -fail(EXIT_LIMIT, "%s: more sockets than the %d exec can still pass (at most %d in all)",
 			     what, room, MAX_FDS);
 	if (n == -EMFILE)
-		return -fail(EXIT_LIMIT, "%s: this process has no room for its sockets (at most %ld open descriptors; see ulimit -n): raise the limit and run again; the token is still valid",
+		return -fail(EXIT_LIMIT, "%s: this process has no room for its sockets (at most %ld open descriptors, ulimit -n): raise the limit and run again; this token is still valid",
 			     what, sysconf(_SC_OPEN_MAX));
 	return -lib_error(n, what);
 }
@@ -427,6 +430,7 @@ static int cmd_exec(int argc, char **argv)
 	struct sockdup_cookie cookies[MAX_TOKENS];
 	int nr_tokens = 0, nr_names = 0, total = 0, *fds;
 	char buf[32], *fdnames, *nginx;
+	long limit;
 	char **prog = NULL;
 	int i, ret;
 
@@ -514,8 +518,15 @@ static int cmd_exec(int argc, char **argv)
 		return usage_error("%d --name options for %d sockets", nr_names,
 				   total);
 
-	/* room for the sockets, and to park them above the target range */
-	nofile_room(3 + 2 * total + 8);
+	/*
+	 * Room for the sockets, and to park them above the target range,
+	 * before anything is redeemed: a redeem that fails for want of
+	 * descriptors leaves its token valid, a move after it would not.
+	 */
+	limit = nofile_room(3 + 2 * total + 8);
+	if (limit)
+		return fail(EXIT_LIMIT, "the tokens hold %d sockets, which need %d open descriptors; this process may open %ld (its hard limit, ulimit -Hn): raise it and run again (no token was redeemed)",
+			    total, 3 + 2 * total + 8, limit);
 	total = 0;
 	for (i = 0; i < nr_tokens; i++) {
 		ret = redeem_one(tokens[i], i, &cookies[i], fds + total,
