@@ -292,67 +292,44 @@ TEST_F(events, blocking_read_waits_for_the_event)
  * SA_RESTART runs and the read goes on waiting; without SA_RESTART the
  * read fails with EINTR, as signal(7) says for slow devices.
  */
-/* written by a signal handler: atomic, lock-free int accesses */
-static int handled;
-
-static int nr_handled(void)
-{
-	return __atomic_load_n(&handled, __ATOMIC_RELAXED);
-}
-
-static void count_signal(int sig)
-{
-	(void)sig;
-	__atomic_fetch_add(&handled, 1, __ATOMIC_RELAXED);
-}
-
 struct reader {
 	int dev;
-	pid_t tid;
 	ssize_t ret;
 	int err;
 	struct sockdup_event ev;
+	struct sd_thread t;
 };
 
 static void *blocking_reader(void *p)
 {
 	struct reader *r = p;
-
 	ssize_t ret;
 
-	__atomic_store_n(&r->tid, sd_gettid(), __ATOMIC_RELEASE);
 	ret = read(r->dev, &r->ev, sizeof(r->ev));
 	r->err = errno;
 	__atomic_store_n(&r->ret, ret, __ATOMIC_RELEASE);
 	return NULL;
 }
 
+/* A thread of @r blocked in read() of @dev; SIGUSR1 counted, @sa_flags. */
 static void start_reader(struct __test_metadata *_metadata, struct reader *r,
-			 pthread_t *th, int dev, int sa_flags)
+			 int dev, int sa_flags)
 {
-	struct sigaction sa = { .sa_handler = count_signal, .sa_flags = sa_flags };
-
-	__atomic_store_n(&handled, 0, __ATOMIC_RELAXED);
-	sigemptyset(&sa.sa_mask);
-	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, sd_catch_signal(SIGUSR1, sa_flags));
 	memset(r, 0, sizeof(*r));
 	r->dev = dev;
 	r->ret = -2;
-	ASSERT_EQ(0, pthread_create(th, NULL, blocking_reader, r));
-	while (!__atomic_load_n(&r->tid, __ATOMIC_ACQUIRE))
-		sched_yield();
-	ASSERT_EQ(0, sd_wait_in_syscall(r->tid, SYS_read));
+	ASSERT_EQ(0, sd_thread_start_in(&r->t, blocking_reader, r, SYS_read));
 }
 
 TEST_F(events, signal_without_sa_restart_read_fails_eintr)
 {
 	struct reader r;
-	pthread_t th;
 
-	start_reader(_metadata, &r, &th, self->dev, 0);
-	ASSERT_EQ(0, pthread_kill(th, SIGUSR1));
-	ASSERT_EQ(0, pthread_join(th, NULL));
-	EXPECT_EQ(1, nr_handled());
+	start_reader(_metadata, &r, self->dev, 0);
+	ASSERT_EQ(0, pthread_kill(r.t.th, SIGUSR1));
+	ASSERT_EQ(0, pthread_join(r.t.th, NULL));
+	EXPECT_EQ(1, sd_signals());
 	EXPECT_EQ(-1, r.ret);
 	EXPECT_EQ(EINTR, r.err);
 	signal(SIGUSR1, SIG_DFL);
@@ -362,23 +339,19 @@ TEST_F(events, signal_with_sa_restart_read_goes_on_waiting)
 {
 	struct sockdup_share s;
 	struct reader r;
-	pthread_t th;
-	long long start;
 
-	start_reader(_metadata, &r, &th, self->dev, SA_RESTART);
-	ASSERT_EQ(0, pthread_kill(th, SIGUSR1));
-	start = sd_now_ms();
-	while (!nr_handled() && sd_now_ms() - start < SD_WAIT_MS)
-		sd_sleep_ms(1);
-	ASSERT_EQ(1, nr_handled());
+	start_reader(_metadata, &r, self->dev, SA_RESTART);
+	ASSERT_EQ(0, pthread_kill(r.t.th, SIGUSR1));
+	ASSERT_EQ(0, sd_wait_signals(1));
+	EXPECT_EQ(1, sd_signals());
 	/* back in read(), not returned from it */
-	ASSERT_EQ(0, sd_wait_in_syscall(r.tid, SYS_read));
+	ASSERT_EQ(0, sd_wait_in_syscall(r.t.tid, SYS_read));
 	EXPECT_EQ(-2, __atomic_load_n(&r.ret, __ATOMIC_ACQUIRE));
 	/* an event ends the restarted read */
 	ASSERT_EQ(0, share(self->dev, self->sock, self->target.pid,
 			   LONG_TTL_MS, &s));
 	ASSERT_EQ(0, sd_revoke(self->dev, s.cookie));
-	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, pthread_join(r.t.th, NULL));
 	EXPECT_EQ(sizeof(r.ev), r.ret);
 	EXPECT_EQ(SOCKDUP_EVENT_REVOKED, r.ev.type);
 	EXPECT_EQ(s.id, r.ev.id);

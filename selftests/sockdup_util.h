@@ -46,6 +46,7 @@
 #include <linux/kcmp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -571,6 +572,117 @@ static inline int sd_wait_in_syscall(pid_t tid, long nr)
 	}
 	sd_timed_out("a thread to sleep in a system call", SD_WAIT_MS);
 	return -1;
+}
+
+/**
+ * struct sd_thread - a thread of this process and its thread id
+ * @th: for pthread_join() and pthread_kill().
+ * @tid: its thread id (sd_wait_in_syscall(), /proc).
+ * @fn: what it runs, with @arg.
+ * @arg: see @fn.
+ */
+struct sd_thread {
+	pthread_t th;
+	pid_t tid;
+	void *(*fn)(void *arg);
+	void *arg;
+};
+
+static inline void *sd_thread_main(void *p)
+{
+	struct sd_thread *t = p;
+
+	__atomic_store_n(&t->tid, sd_gettid(), __ATOMIC_RELEASE);
+	return t->fn(t->arg);
+}
+
+/**
+ * sd_thread_start_in() - start a thread running @fn(@arg) and wait until
+ * it sleeps in system call @nr (a blocking read(2): SYS_read)
+ *
+ * Return: 0, or -1 (no thread, or it never slept there: said on stderr).
+ */
+static inline int sd_thread_start_in(struct sd_thread *t,
+				     void *(*fn)(void *arg), void *arg, long nr)
+{
+	t->tid = 0;
+	t->fn = fn;
+	t->arg = arg;
+	if (pthread_create(&t->th, NULL, sd_thread_main, t))
+		return -1;
+	while (!__atomic_load_n(&t->tid, __ATOMIC_ACQUIRE))
+		sched_yield();
+	return sd_wait_in_syscall(t->tid, nr);
+}
+
+/* ------------------------------------------------------------------ */
+/* Signals                                                             */
+/* ------------------------------------------------------------------ */
+
+/* An interval timer's signals stop after this many (sd_count_signal()). */
+#define SD_SIGNALS_STOP	30
+
+/* What sd_count_signal() counts: written by a signal handler. */
+static inline int *sd_signal_counter(void)
+{
+	static int n;
+
+	return &n;
+}
+
+/*
+ * The handler of sd_catch_signal(): counts, and cancels an interval timer
+ * (ITIMER_REAL, what alarm() sets) at SD_SIGNALS_STOP, so that a test
+ * whose wait never ends fails instead of waiting for the harness.
+ */
+static inline void sd_count_signal(int sig)
+{
+	(void)sig;
+	if (__atomic_add_fetch(sd_signal_counter(), 1, __ATOMIC_RELAXED) >=
+	    SD_SIGNALS_STOP)
+		alarm(0);
+}
+
+/**
+ * sd_catch_signal() - count @sig from now on (sd_signals()), with
+ * @sa_flags (0: no SA_RESTART, an interrupted slow call fails with EINTR)
+ *
+ * Return: 0, or -1 and errno.
+ */
+static inline int sd_catch_signal(int sig, int sa_flags)
+{
+	struct sigaction sa = { .sa_handler = sd_count_signal,
+				.sa_flags = sa_flags };
+
+	sigemptyset(&sa.sa_mask);
+	__atomic_store_n(sd_signal_counter(), 0, __ATOMIC_RELAXED);
+	return sigaction(sig, &sa, NULL);
+}
+
+/** sd_signals() - signals counted since sd_catch_signal() */
+static inline int sd_signals(void)
+{
+	return __atomic_load_n(sd_signal_counter(), __ATOMIC_RELAXED);
+}
+
+/**
+ * sd_wait_signals() - wait until sd_signals() reaches @n
+ *
+ * Return: 0, or -1 after SD_WAIT_MS (said on stderr).
+ */
+static inline int sd_wait_signals(int n)
+{
+	long long start = sd_now_ms();
+
+	while (sd_signals() < n) {
+		if (sd_now_ms() - start >= SD_WAIT_MS) {
+			sd_timed_out("a signal handler to run", SD_WAIT_MS);
+			return -1;
+		}
+		sd_sleep_ms(1);
+	}
+	sd_waited("a signal handler to run", sd_now_ms() - start, SD_WAIT_MS);
+	return 0;
 }
 
 /**

@@ -264,25 +264,11 @@ TEST(events_descriptor_reports_its_shares)
  * blocking sockdup_events_read() (EINTR); the library reads again, so the
  * caller gets its event, never -EINTR (see the man page).
  */
-/* written by a signal handler: atomic, lock-free int accesses */
-static int signals_seen;
-
-static int nr_signals(void)
-{
-	return __atomic_load_n(&signals_seen, __ATOMIC_RELAXED);
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	__atomic_fetch_add(&signals_seen, 1, __ATOMIC_RELAXED);
-}
-
 struct ev_reader {
 	int evfd;
-	pid_t tid;
 	int ret;
 	struct sockdup_event ev;
+	struct sd_thread t;
 };
 
 static void *ev_reader_run(void *p)
@@ -290,7 +276,6 @@ static void *ev_reader_run(void *p)
 	struct ev_reader *r = p;
 	int ret;
 
-	__atomic_store_n(&r->tid, sd_gettid(), __ATOMIC_RELEASE);
 	ret = sockdup_events_read(r->evfd, &r->ev, 1);
 	__atomic_store_n(&r->ret, ret, __ATOMIC_RELEASE);
 	return NULL;
@@ -298,34 +283,24 @@ static void *ev_reader_run(void *p)
 
 TEST(events_read_goes_on_after_a_signal)
 {
-	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	struct ev_reader r = { .ret = -12345 };
 	struct sockdup_cookie c;
 	unsigned long long id;
-	long long start;
-	pthread_t th;
 	int sv[2];
 
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
-	sigemptyset(&sa.sa_mask);
-	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, sd_catch_signal(SIGUSR1, 0));	/* no SA_RESTART */
 	r.evfd = sockdup_events_open(0);
 	ASSERT_LE(0, r.evfd);
-	ASSERT_EQ(0, pthread_create(&th, NULL, ev_reader_run, &r));
-	while (!__atomic_load_n(&r.tid, __ATOMIC_ACQUIRE))
-		sched_yield();
-	ASSERT_EQ(0, sd_wait_in_syscall(r.tid, SYS_read));
-	ASSERT_EQ(0, pthread_kill(th, SIGUSR1));
-	start = sd_now_ms();
-	while (!nr_signals() && sd_now_ms() - start < SD_WAIT_MS)
-		sd_sleep_ms(1);
-	ASSERT_EQ(1, nr_signals());
+	ASSERT_EQ(0, sd_thread_start_in(&r.t, ev_reader_run, &r, SYS_read));
+	ASSERT_EQ(0, pthread_kill(r.t.th, SIGUSR1));
+	ASSERT_EQ(0, sd_wait_signals(1));
 	/* read(2) failed with EINTR; the library is waiting again */
-	ASSERT_EQ(0, sd_wait_in_syscall(r.tid, SYS_read));
+	ASSERT_EQ(0, sd_wait_in_syscall(r.t.tid, SYS_read));
 	EXPECT_EQ(-12345, __atomic_load_n(&r.ret, __ATOMIC_ACQUIRE));
 	ASSERT_EQ(0, sockdup_share_on(r.evfd, sv[0], getpid(), 0, &c, &id));
 	ASSERT_EQ(0, sockdup_revoke(&c));
-	ASSERT_EQ(0, pthread_join(th, NULL));
+	ASSERT_EQ(0, pthread_join(r.t.th, NULL));
 	EXPECT_EQ(1, r.ret);
 	EXPECT_EQ(id, r.ev.id);
 	EXPECT_EQ(SOCKDUP_EVENT_REVOKED, r.ev.type);
@@ -337,34 +312,34 @@ TEST(events_read_goes_on_after_a_signal)
 
 /*
  * sockdup_events_wait() keeps its deadline through signals: an interval
- * timer interrupts its poll(2) every 10 ms, ten times within its 100 ms;
- * a wait that started its time over after each would never end.
+ * timer interrupts its poll(2) every 10 ms, about ten times within its
+ * 100 ms.  A wait that started its time over after each would never end:
+ * the handler stops the timer at SD_SIGNALS_STOP signals, so that such a
+ * wait ends (after 100 ms more) and the test fails on the count.
  */
 TEST(events_wait_keeps_its_deadline_through_signals)
 {
-	struct sigaction sa = { .sa_handler = on_signal };	/* no SA_RESTART */
 	struct itimerval every = { { 0, 10000 }, { 0, 10000 } };
 	struct itimerval off = { };
 	struct sockdup_event ev;
 	long long start, took;
 	int evfd, ret;
 
-	sigemptyset(&sa.sa_mask);
-	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
 	evfd = sockdup_events_open(0);
 	ASSERT_LE(0, evfd);
-	__atomic_store_n(&signals_seen, 0, __ATOMIC_RELAXED);
+	ASSERT_EQ(0, sd_catch_signal(SIGALRM, 0));	/* no SA_RESTART */
 	start = sd_now_ms();
 	ASSERT_EQ(0, setitimer(ITIMER_REAL, &every, NULL));
 	ret = sockdup_events_wait(evfd, 100, &ev);
 	ASSERT_EQ(0, setitimer(ITIMER_REAL, &off, NULL));
 	took = sd_now_ms() - start;
 	EXPECT_EQ(0, ret);
-	/* interrupted at least once, and it waited its whole time */
-	EXPECT_LE(1, nr_signals());
+	/* interrupted at least once; it waited its whole time, no longer */
+	EXPECT_LE(1, sd_signals());
+	EXPECT_LT(sd_signals(), SD_SIGNALS_STOP);
 	EXPECT_LE(100, took);
-	TH_LOG("100 ms wait through %d signals took %lld ms",
-	       (int)nr_signals(), took);
+	TH_LOG("100 ms wait through %d signals took %lld ms", sd_signals(),
+	       took);
 	signal(SIGALRM, SIG_DFL);
 	close(evfd);
 }
