@@ -198,5 +198,8 @@ void sockdup_slots_destroy(void)
 		sockdup_slot_page[p] = NULL;
 	}
 	sockdup_slots_free = SOCKDUP_NO_SLOT;
+	/* Every share was released: the count must agree. */
+	WARN_ON_ONCE(sockdup_slots_used);
+	sockdup_slots_used = 0;
 	sockdup_slots_fresh = 0;
 }

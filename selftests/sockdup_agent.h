@@ -111,8 +111,8 @@ static inline __u32 sd_ids_gone(const __u64 *old, __u32 nold,
  * STATS and the number of @base's shares that have left the table, read so
  * that no share left between the two (LIST, STATS, LIST until both LISTs
  * agree and list as many shares as STATS counts pending: a share past its
- * TTL is no longer listed but still counted until the sweeper releases it,
- * a moment later).  Needs a caller that sees every share (root).
+ * TTL that nobody released yet is counted until the first LIST releases
+ * it).  Needs a caller that sees every share (root).
  */
 static inline int sd_snapshot(int dev, const struct sd_base *base,
 			      struct sockdup_stats *st, __u32 *gone)

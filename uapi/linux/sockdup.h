@@ -460,7 +460,8 @@ struct sockdup_event {
  * Takes a &struct sockdup_list.  Returns 0.
  *
  * Errors: EINVAL unknown flag, non-zero output field, @entry_size too
- * small or too large; EFAULT bad pointer.
+ * small or too large; EFAULT bad pointer; ENOMEM (a listing, @capacity
+ * not 0, gathers records in a buffer of a page).
  */
 #define SOCKDUP_IOC_LIST	_IOWR(SOCKDUP_IOC_MAGIC, 0x05, struct sockdup_list)
 
