@@ -47,7 +47,8 @@ ProcessLookupError      ESRCH      share: no such target process (or only a
                                    thread id, or it has exited)
 OSError                 EBADF      share: the descriptor is not open;
                                    Events: its descriptor was closed behind
-                                   its back (it is no longer /dev/sockdup)
+                                   its back (it is no longer /dev/sockdup,
+                                   or is the module's own descriptor)
 BlockingIOError         EAGAIN     Events.read: no event queued on a
                                    non-blocking Events
 OSError                 ENOTSOCK   share: the descriptor is not a socket
@@ -751,18 +752,24 @@ class Events:
         the number behind this object's back it may name another file, which
         a read would rob of its data."""
         fd = self.fileno()
-        if not _is_device(fd):
+        # The likeliest reuse of the number: the module's own descriptor,
+        # opened by the next share() after the number was closed.
+        if not _is_device(fd) or fd == _dev_fd:
             raise OSError(errno.EBADF, f"sockdup {call}: descriptor {fd} is no "
-                          f"longer {DEVICE}: it was closed behind this Events "
-                          "object's back (os.close(ev.fileno())?); open a new "
+                          "longer this Events object's: it was closed behind "
+                          "its back (os.close(ev.fileno())?); open a new "
                           "sockdup.Events()")
         return fd
 
     def close(self) -> None:
-        """Close the descriptor: its queued events go, its shares stay."""
+        """Close the descriptor: its queued events go, its shares stay.
+
+        A number closed behind this object's back is only forgotten: it
+        may name another file now (the module's own descriptor, say)."""
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
-            os.close(fd)
+            if _is_device(fd) and fd != _dev_fd:
+                os.close(fd)
 
     def __enter__(self) -> "Events":
         return self

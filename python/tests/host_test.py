@@ -319,7 +319,12 @@ class EventsHost(unittest.TestCase):
 
     def tearDown(self) -> None:
         sockdup._is_device = self.saved
+        # a pipe is not the device: close() only forgets it
         self.ev.close()
+        try:
+            os.close(self.r)
+        except OSError:     # a test closed it as the device
+            pass
         os.close(self.w)
 
     def test_argument_errors_before_anything(self) -> None:
@@ -362,9 +367,25 @@ class EventsHost(unittest.TestCase):
                     self.assertIs(type(cm.exception), OSError)
                     self.assertEqual(cm.exception.errno, errno.EBADF)
                     self.assertIn(f"sockdup Events.{name}: descriptor {self.r} is no "
-                                  "longer /dev/sockdup", str(cm.exception))
+                                  "longer this Events object's", str(cm.exception))
                     self.assertIn("open a new sockdup.Events()", str(cm.exception))
         self.assertEqual(os.read(self.r, 100), data)
+
+    def test_the_modules_own_descriptor_is_never_ours(self) -> None:
+        # the number was closed and reopened by the next module-level call:
+        # still /dev/sockdup, but the module's, not this object's
+        sockdup._is_device = lambda fd: True
+        saved, sockdup._dev_fd = sockdup._dev_fd, self.r
+        try:
+            with self.assertRaises(OSError) as cm:
+                self.ev.read()
+            self.assertEqual(cm.exception.errno, errno.EBADF)
+            self.assertIn("closed behind its back", str(cm.exception))
+            # close() forgets the number, it does not close the module's
+            self.ev.close()
+            os.fstat(self.r)
+        finally:
+            sockdup._dev_fd = saved
 
     def test_records_step_by_their_size(self) -> None:
         sockdup._is_device = lambda fd: True
@@ -391,6 +412,7 @@ class EventsHost(unittest.TestCase):
         self.assertIs(type(got[0].type), int)
 
     def test_close_twice_then_closed(self) -> None:
+        sockdup._is_device = lambda fd: True    # the pipe plays the device
         self.assertIn(f"fd={self.r}", repr(self.ev))
         self.ev.close()
         self.ev.close()

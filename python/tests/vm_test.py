@@ -815,6 +815,7 @@ class EventsTests(Base):
         with a, b, sockdup.Events() as ev:
             share = ev.share(a, os.getpid(), ttl=0.05)
             e = ev.wait(BOUND)
+            self.assertIsNotNone(e, f"no event within {BOUND} s")
             self.assertEqual((e.type, e.id, e.pid), (sockdup.EventType.EXPIRED, share.id, None))
 
     def test_nonblocking_read_and_wait_timeout(self) -> None:
@@ -868,6 +869,7 @@ class EventsTests(Base):
                 for t in socks:
                     t.close()
                 e = ev.wait(BOUND)
+                self.assertIsNotNone(e, f"no event within {BOUND} s")
                 self.assertEqual((e.type, e.id, e.pid),
                                  (sockdup.EventType.REDEEMED, batch.id, os.getpid()))
                 self.assertIsNone(ev.wait(0))       # one event for the batch
@@ -895,6 +897,7 @@ class EventsTests(Base):
             finally:
                 finish(p, "")
             e = ev.wait(BOUND)
+            self.assertIsNotNone(e, f"no event within {BOUND} s")
             self.assertEqual((e.type, e.id, e.pid, e.declined),
                              (sockdup.EventType.REAPED, share.id, None, False))
 
