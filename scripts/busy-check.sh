@@ -92,8 +92,8 @@ stop_hog
 logs=$(ls "$dir"/run*/build/*/verdict-*.log 2>/dev/null)
 echo "# the slowest waits (time taken / bound), all runs:"
 # shellcheck disable=SC2086
-grep -ho '# slow wait: [0-9]* ms of the [0-9]* ms allowed for .*' $logs /dev/null |
-	awk '{ printf "%.3f\t%s\n", $4 / $8, $0 }' | sort -rn | head -n 8 |
+grep -ho '# slow wait: [0-9]* of [0-9]* ms allowed for .*' $logs /dev/null |
+	awk '{ printf "%.3f\t%s\n", $4 / $6, $0 }' | sort -rn | head -n 8 |
 	cut -f2- | sed 's/^/#   /'
 echo "# timing claims closest to their bound (measured / allowed), all runs:"
 # shellcheck disable=SC2086
