@@ -34,7 +34,7 @@
 
 struct used {
 	__u8 cookie[SOCKDUP_COOKIE_SIZE];
-	__u64 id;
+	__u64 id;	/* 0: not written yet */
 };
 
 struct arena {
@@ -127,6 +127,12 @@ static void *probe(void *p)
 		r = r * 1103515245 + 12345;
 		u = a->stale[(r >> 8) % a->nstale];
 		pthread_mutex_unlock(&a->lock);
+		/*
+		 * Churners take their sequence numbers before the lock: the
+		 * one with n + 1 may fill its entry before the one with n.
+		 */
+		if (!u.id)
+			continue;
 
 		stale_result(a, sd_redeem(a->dev, u.cookie, SOCKDUP_REDEEM_CLOEXEC));
 		stale_result(a, sd_query(a->dev, u.cookie, NULL));
