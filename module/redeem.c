@@ -6,10 +6,13 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bitmap.h>
 #include <linux/fcntl.h>
 #include <linux/fdtable.h>
 #include <linux/mm.h>
 #include <linux/pid.h>
+#include <linux/rcupdate.h>
+#include <linux/sched/signal.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
@@ -39,10 +42,50 @@ struct sockdup_redeem_req {
 };
 
 /*
+ * Whether the caller's descriptor table has room for @n more descriptors
+ * below its RLIMIT_NOFILE, as get_unused_fd_flags() would find them.  A
+ * snapshot: another thread may take some before the caller installs.
+ */
+static bool sockdup_fd_room(unsigned int n)
+{
+	unsigned long limit = rlimit(RLIMIT_NOFILE), used;
+	struct fdtable *fdt;
+
+	rcu_read_lock();
+	fdt = files_fdtable(current->files);
+	/* No descriptor at or above max_fds is open. */
+	used = bitmap_weight(fdt->open_fds, min_t(unsigned long, limit,
+						  fdt->max_fds));
+	rcu_read_unlock();
+	return limit - used >= n;
+}
+
+/*
+ * Before the first descriptor of a batch goes in, find what would make
+ * it close installed descriptors again where that can be found ahead:
+ * EMFILE, and a @req->ufds that cannot be written (read and written back
+ * unchanged).  What is left, an LSM refusing a later socket or another
+ * thread taking the room or unmapping the array meanwhile, is undone by
+ * sockdup_install().
+ */
+static int sockdup_install_check(struct sockdup_redeem_req *req,
+				 unsigned int n)
+{
+	size_t size = n * sizeof(*req->fds);
+
+	if (!sockdup_fd_room(n))
+		return -EMFILE;
+	if (copy_from_user(req->fds, req->ufds, size) ||
+	    copy_to_user(req->ufds, req->fds, size))
+		return -EFAULT;
+	return 0;
+}
+
+/*
  * Install every socket of @e for the caller, in order, into @req->fds:
- * all of them or none.  When one fails (EMFILE, an LSM's refusal), the
- * descriptors installed before it are closed again, so that the caller's
- * table is as it was.
+ * all of them or none.  When one fails (an LSM's refusal, or what
+ * sockdup_install_check() found no sign of), the descriptors installed
+ * before it are closed again, so that the caller's table is as it was.
  */
 static int sockdup_install(const struct sockdup_entry *e,
 			   struct sockdup_redeem_req *req)
@@ -50,6 +93,11 @@ static int sockdup_install(const struct sockdup_entry *e,
 	unsigned int i, n = sockdup_entry_nr_files(e);
 	int fd;
 
+	if (req->batch) {
+		fd = sockdup_install_check(req, n);
+		if (fd)
+			return fd;
+	}
 	for (i = 0; i < n; i++) {
 		fd = sockdup_receive_fd(sockdup_entry_file(e, i), req->o_flags);
 		if (fd < 0)

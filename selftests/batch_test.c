@@ -6,7 +6,8 @@
  * cookie; REDEEM in the batch form installs every one of them, in the
  * order they were shared, or none: on EMFILE, a fault writing the array,
  * or a too small array the caller's descriptor table is as it was and the
- * cookie stays valid.  QUERY and LIST report the count; the counters and
+ * cookie stays valid; EMFILE and the fault are found before the first
+ * descriptor goes in, so no other thread ever sees one.  QUERY and LIST report the count; the counters and
  * the quota count sockets.  Each test runs for batches of 1, 16, 253 (the
  * most one SCM_RIGHTS message carries) and 1024 sockets; the races run
  * with 64.  A batch's pins all go when it is revoked, expires or its
@@ -271,32 +272,42 @@ TEST_F(batch, cloexec_on_every_descriptor)
 }
 
 /*
+ * Lower RLIMIT_NOFILE (soft) so that exactly @room descriptors are free
+ * below it; *@lowest is the lowest free one.  Returns setrlimit()'s value.
+ */
+static int limit_room(const struct rlimit *base, int room, int *lowest)
+{
+	struct rlimit low = *base;
+	int limit, free = 0;
+
+	*lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (*lowest < 0)
+		return -1;
+	close(*lowest);
+	for (limit = *lowest; free < room; limit++)
+		free += !sd_fd_is_open(limit);
+	low.rlim_max = NOFILE;
+	low.rlim_cur = limit;
+	return setrlimit(RLIMIT_NOFILE, &low);
+}
+
+/*
  * Room for all but one socket: EMFILE, not a descriptor installed (the
  * ones that fitted were closed again), and the cookie redeems the whole
  * batch once there is room.
  */
 TEST_F(batch, emfile_installs_none_cookie_stays_valid)
 {
-	struct rlimit low;
-	int before, ret, lowest, limit, room = 0;
+	struct rlimit full = { NOFILE, NOFILE };
+	int before, ret, lowest;
 
-	lowest = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	ASSERT_LE(0, lowest);
-	close(lowest);
-	/* A limit that leaves room for exactly n - 1 descriptors. */
-	for (limit = lowest; room < self->n - 1; limit++)
-		room += !sd_fd_is_open(limit);
 	before = sd_count_fds();
-	low = self->nofile;
-	low.rlim_max = NOFILE;
-	low.rlim_cur = limit;
-	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &low));
+	ASSERT_EQ(0, limit_room(&self->nofile, self->n - 1, &lowest));
 	ret = sd_redeem_batch(self->dev, &self->c, 0, self->got, self->n);
 	EXPECT_EQ(-1, ret);
 	EXPECT_EQ(EMFILE, errno);
 	/* Counted with room again (listing /proc/self/fd takes one). */
-	low.rlim_cur = NOFILE;
-	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &low));
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &full));
 	EXPECT_EQ(before, sd_count_fds());
 	EXPECT_EQ(-1, self->got[0]);
 	/* The n - 1 that fitted were given back: all free again. */
@@ -307,6 +318,95 @@ TEST_F(batch, emfile_installs_none_cookie_stays_valid)
 		close(fd);
 	}
 	EXPECT_EQ(self->pending + self->n, sd_pending(self->dev));
+	ASSERT_BATCH_REDEEMS();
+}
+
+/*
+ * What a watcher thread saw: descriptors from @lo to @lo + @n - 1 found
+ * open while it ran, which nothing of the test opens.
+ */
+struct watch {
+	int lo, n;
+	int stop;
+	long seen, scans;
+};
+
+static void *watch_body(void *p)
+{
+	struct watch *w = p;
+	int i;
+
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		for (i = 0; i < w->n; i++)
+			if (fcntl(w->lo + i, F_GETFD) != -1)
+				__atomic_add_fetch(&w->seen, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&w->scans, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* Scans of the watcher each phase of a watched failure lasts for. */
+#define WATCH_SCANS	200
+
+/*
+ * REDEEM the batch of @c into @fds again and again, each expected to fail
+ * with @err, until @w has scanned WATCH_SCANS times meanwhile (or
+ * RACE_BUDGET_MS have passed).  *@scans: the scans it made meanwhile.
+ * Returns how many REDEEMs did not fail with @err.
+ */
+static int fail_while_watched(int dev, struct sd_cookie *c, int *fds, int n,
+			      int err, struct watch *w, long *scans)
+{
+	long first = __atomic_load_n(&w->scans, __ATOMIC_RELAXED);
+	long long start = sd_now_ms();
+	int round, wrong = 0;
+
+	for (round = 0; round < RACE_MIN_ROUNDS ||
+	     (*scans < WATCH_SCANS && sd_now_ms() - start < RACE_BUDGET_MS);
+	     round++) {
+		if (sd_redeem_batch(dev, c, 0, fds, n) != -1 || errno != err)
+			wrong++;
+		*scans = __atomic_load_n(&w->scans, __ATOMIC_RELAXED) - first;
+	}
+	return wrong;
+}
+
+/*
+ * EMFILE and an array that cannot be written are found before the first
+ * descriptor goes in: another thread of the target, looking at the
+ * descriptors the batch would take while REDEEM fails again and again,
+ * never finds one of them open.  (Only an LSM refusing a later socket
+ * makes REDEEM close installed ones again: lsm_test.c.)
+ */
+TEST_F(batch, emfile_and_efault_found_before_any_install)
+{
+	struct rlimit full = { NOFILE, NOFILE };
+	struct watch w = { 0 };
+	long emfile_scans = 0, efault_scans = 0;
+	int lowest, *ro;
+	pthread_t th;
+
+	ro = mmap(NULL, sizeof(self->got), PROT_READ,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	ASSERT_EQ(0, limit_room(&self->nofile, self->n - 1, &lowest));
+	w.lo = lowest;
+	w.n = self->n;
+	ASSERT_EQ(0, pthread_create(&th, NULL, watch_body, &w));
+	EXPECT_EQ(0, fail_while_watched(self->dev, &self->c, self->got,
+					self->n, EMFILE, &w, &emfile_scans));
+	EXPECT_EQ(0, setrlimit(RLIMIT_NOFILE, &full));
+	EXPECT_EQ(0, fail_while_watched(self->dev, &self->c, ro, self->n,
+					EFAULT, &w, &efault_scans));
+	__atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(th, NULL));
+	munmap(ro, sizeof(self->got));
+	EXPECT_EQ(0, w.seen) TH_LOG("%ld sightings of a descriptor REDEEM closed again, in %ld scans",
+				    w.seen, w.scans);
+	/* The watcher ran while each kind of failure did. */
+	EXPECT_LT(0, emfile_scans);
+	EXPECT_LT(0, efault_scans);
+	EXPECT_EQ(-1, self->got[0]);
 	ASSERT_BATCH_REDEEMS();
 }
 

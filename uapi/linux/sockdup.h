@@ -396,12 +396,14 @@ struct sockdup_event {
  * exactly one REDEEM of a cookie succeeds.  Each descriptor is installed
  * as for SCM_RIGHTS (LSM file_receive hook, socket cgroup data updated).
  *
- * A batch is redeemed whole or not at all: when any socket cannot be
- * installed (EMFILE, an LSM refusing one of them, a fault writing @fds),
- * the descriptors installed before it are closed again before the call
- * returns, and the cookie stays valid.  Another thread of the target that
- * looks at the descriptor table meanwhile may see them for that moment;
- * unlike SCM_RIGHTS, a batch is never truncated.
+ * A batch is redeemed whole or not at all, and the cookie stays valid
+ * when it is not.  EMFILE and a fault writing @fds are found before the
+ * first descriptor goes in.  When a later socket cannot be installed all
+ * the same (an LSM refuses it, or another thread of the target takes the
+ * last free descriptors or unmaps @fds meanwhile), the descriptors
+ * installed before it are closed again before the call returns; another
+ * thread that looks at the descriptor table meanwhile may see them for
+ * that moment.  Unlike SCM_RIGHTS, a batch is never truncated.
  *
  * Errors (the cookie stays valid unless ENOENT): ENOENT unknown, redeemed,
  * expired or revoked cookie; EPERM the caller is not the target; EMFILE
