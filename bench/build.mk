@@ -4,9 +4,11 @@
 #
 #   make bench-bin                 build/bin/sockdup-bench (static; also
 #                                  built for every VM run: vmbin-y)
-#   make bench                     run it in the VM on every tested kernel,
+#   make bench                     run it in the VM on every tested kernel
+#                                  (KERNELS, then the newest 7.x image, as
+#                                  make check; NEWEST_LANE=0 without it),
 #                                  save build/<release>/bench.{json,txt}
-#   make bench KERNEL=6.12         one kernel (a series or a release)
+#   make bench KERNEL=6.12         one kernel (a series, a release, or 7)
 #   make bench BENCH_QUICK=1       a few small rounds, to prove it works
 #   make bench BENCH_ROUNDS=31 BENCH_BATCH=2000
 #
@@ -32,4 +34,5 @@ bench-bin: $(BENCH_BIN)
 # run-vm.sh builds the module, the tests and vmbin-y itself for each kernel.
 bench:
 	@BENCH_QUICK="$(BENCH_QUICK)" BENCH_ROUNDS="$(BENCH_ROUNDS)" \
-		BENCH_BATCH="$(BENCH_BATCH)" bench/run.sh $(or $(KERNEL),$(KERNELS))
+		BENCH_BATCH="$(BENCH_BATCH)" bench/run.sh \
+		$(or $(KERNEL),$(KERNELS) $(if $(filter 0,$(NEWEST_LANE)),,7))
