@@ -7,11 +7,12 @@
  * order they were shared, or none: on EMFILE, a fault writing the array,
  * or a too small array the caller's descriptor table is as it was and the
  * cookie stays valid; EMFILE and the fault are found before the first
- * descriptor goes in, so no other thread ever sees one.  QUERY and LIST report the count; the counters and
- * the quota count sockets.  Each test runs for batches of 1, 16, 253 (the
- * most one SCM_RIGHTS message carries) and 1024 sockets; the races run
- * with 64.  A batch's pins all go when it is revoked, expires or its
- * target exits.  The LSM refusal of one socket of a batch is in lsm_test.c.
+ * descriptor goes in, so no other thread ever sees one.  QUERY and LIST
+ * report the count; the counters and the quota count sockets.  Each test
+ * runs for batches of 1, 16, 253 (the most one SCM_RIGHTS message carries)
+ * and 1024 sockets; the races run with 64.  A batch's pins all go when it
+ * is revoked, expires or its target exits.  The LSM refusal of one socket
+ * of a batch is in lsm_test.c.
  */
 #define _GNU_SOURCE
 #include <linux/sockdup.h>
@@ -401,7 +402,7 @@ TEST_F(batch, emfile_and_efault_found_before_any_install)
 	__atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
 	ASSERT_EQ(0, pthread_join(th, NULL));
 	munmap(ro, sizeof(self->got));
-	EXPECT_EQ(0, w.seen) TH_LOG("%ld sightings of a descriptor REDEEM closed again, in %ld scans",
+	EXPECT_EQ(0, w.seen) TH_LOG("%ld sightings of a closed-again descriptor in %ld scans",
 				    w.seen, w.scans);
 	/* The watcher ran while each kind of failure did. */
 	EXPECT_LT(0, emfile_scans);
