@@ -8,7 +8,8 @@
 # runs sockdup-bench on each, and prints medians per variant side by side.
 # Nothing in the repository is modified: the work happens in build/ab/.
 #
-# Usage: bench/ab/run.sh KERNEL NAME=PATCH[+PATCH...] ...
+# Usage: bench/ab/run.sh KERNEL NAME=PATCH[+PATCH...] ...   (KERNEL: a
+#        series such as 6.12, a release, or 7 for the newest prepared 7.x)
 #   e.g. bench/ab/run.sh 6.12 prof=prof ts=typesafe all=typesafe+maxsize17+onecopy
 # Environment:
 #   AB_ONLY=ids     sockdup-bench --only list (default: floor, sd_same, the
@@ -31,6 +32,14 @@ shift
 rel=$kernel
 [[ $kernel =~ ^[0-9]+\.[0-9]+$ ]] && rel=$("$top/selftests/qemu/kernels.sh" "$kernel")
 kdir=/usr/src/linux-headers-$rel
+vmk=$rel
+# A major version (7): the newest prepared image of that line, which has
+# its build tree beside it rather than installed headers.
+if [[ $kernel =~ ^[0-9]+$ ]]; then
+	vmk=$("$top/selftests/qemu/newest/kernel.sh" "$kernel" | tail -n 1)
+	kdir=$vmk/build
+	rel=$(cat "$vmk/release")
+fi
 [ -d "$kdir" ] || { echo "ab: no headers $kdir" >&2; exit 2; }
 
 work=$top/build/ab
@@ -79,7 +88,7 @@ args=(tsc=reliable)	# see bench/run.sh
 [ -n "${AB_MEM:-}" ] && args+=("sockdup_ab_mem=$AB_MEM")
 
 rc=0
-(cd "$tree" && selftests/qemu/run-vm.sh "$rel" ab "${args[@]}") >"$work/run.txt" 2>&1 || rc=$?
+(cd "$tree" && selftests/qemu/run-vm.sh "$vmk" ab "${args[@]}") >"$work/run.txt" 2>&1 || rc=$?
 out=$work/ab-$rel.txt
 tr -d '\r' <"$tree/build/$rel/verdict-ab.log" | grep '^# AB ' >"$out" || true
 python3 "$top/bench/ab/summarize.py" "$out"
