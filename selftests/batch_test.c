@@ -351,24 +351,30 @@ static void *watch_body(void *p)
 
 /*
  * REDEEM the batch of @c into @fds again and again, each expected to fail
- * with @err, until @w has scanned WATCH_SCANS times meanwhile (or
- * RACE_BUDGET_MS have passed).  *@scans: the scans it made meanwhile.
+ * with @err, until @w has scanned WATCH_SCANS times meanwhile, or
+ * RACE_BUDGET_MS have passed.  Before the watcher's first scan it goes on
+ * for SD_WAIT_MS, if that is longer: on a busy machine the watcher's vCPU
+ * may not run at once.  *@scans: the scans it made meanwhile.
  * Returns how many REDEEMs did not fail with @err.
  */
 static int fail_while_watched(int dev, struct sd_cookie *c, int *fds, int n,
 			      int err, struct watch *w, long *scans)
 {
 	long first = __atomic_load_n(&w->scans, __ATOMIC_RELAXED);
-	long long start = sd_now_ms();
-	int round, wrong = 0;
+	int round, wrong = 0, bound = RACE_BUDGET_MS;
+	long long start = sd_now_ms(), took = 0;
 
 	for (round = 0; round < RACE_MIN_ROUNDS ||
-	     (*scans < WATCH_SCANS && sd_now_ms() - start < RACE_BUDGET_MS);
-	     round++) {
+	     (*scans < WATCH_SCANS && took < bound); round++) {
 		if (sd_redeem_batch(dev, c, 0, fds, n) != -1 || errno != err)
 			wrong++;
 		*scans = __atomic_load_n(&w->scans, __ATOMIC_RELAXED) - first;
+		took = sd_now_ms() - start;
+		if (!*scans && SD_WAIT_MS > bound)
+			bound = SD_WAIT_MS;
 	}
+	if (!*scans)
+		sd_timed_out("the watcher thread's first scan", bound);
 	return wrong;
 }
 
