@@ -3,10 +3,11 @@
  * sockdup events: the /dev/sockdup open file through which a share was
  * made learns how the share ended.
  *
- * Every open file of /dev/sockdup has an event queue.  A share made
- * through the file holds a reference to the queue (never to the file), and
- * its releaser posts one record there: redeemed, expired, revoked, reaped
- * or unloaded.  read() returns the records, poll() reports them.  Closing
+ * Every open file of /dev/sockdup opened for reading has an event queue
+ * (one opened write-only has none, and its shares post nothing).  A share
+ * made through the file holds a reference to the queue (never to the
+ * file), and its releaser posts one record there: redeemed, expired,
+ * revoked, reaped or unloaded.  read() returns the records, poll() reports them.  Closing
  * the file marks the queue closed and drops what it holds; shares still
  * pending keep the queue's memory alive until they are released, post into
  * the closed queue (a no-op) and drop their reference.

@@ -109,12 +109,17 @@ static long sockdup_ioctl(struct file *file, unsigned int cmd,
 /*
  * Every share lives in the cookie table, independent of the descriptor it
  * was made through; an open file only has the queue of events about the
- * shares made through it (events.c).  An open descriptor holds the module
- * (.owner), so unload never races an ioctl, a read or a poll.
+ * shares made through it (events.c), if it was opened for reading: a file
+ * that cannot read() has no queue, and its shares post nothing.  An open
+ * descriptor holds the module (.owner), so unload never races an ioctl, a
+ * read or a poll.
  */
 static int sockdup_open(struct inode *inode, struct file *file)
 {
 	/* Replaces the miscdevice pointer misc_open() put there. */
+	file->private_data = NULL;
+	if (!(file->f_mode & FMODE_READ))
+		return 0;
 	file->private_data = sockdup_evq_alloc();
 	if (!file->private_data)
 		return -ENOMEM;
@@ -123,7 +128,8 @@ static int sockdup_open(struct inode *inode, struct file *file)
 
 static int sockdup_release(struct inode *inode, struct file *file)
 {
-	sockdup_evq_close(file->private_data);
+	if (file->private_data)
+		sockdup_evq_close(file->private_data);
 	return 0;
 }
 
@@ -136,6 +142,9 @@ static ssize_t sockdup_read(struct file *file, char __user *buf,
 
 static __poll_t sockdup_poll(struct file *file, poll_table *wait)
 {
+	/* Opened without read access: nothing is ever queued. */
+	if (!file->private_data)
+		return 0;
 	return sockdup_evq_poll(file->private_data, file, wait);
 }
 

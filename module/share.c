@@ -154,7 +154,8 @@ static u32 sockdup_share_ttl(u32 ttl_ms)
 
 /**
  * sockdup_ioctl_share() - %SOCKDUP_IOC_SHARE
- * @evq: event queue of the /dev/sockdup file the SHARE runs through; the
+ * @evq: event queue of the /dev/sockdup file the SHARE runs through, or
+ *	NULL for a file opened without read access (no events); the
  *	share's end is posted there.
  * @uarg: user pointer to &struct sockdup_share.
  * @usize: its size, from the ioctl command.
@@ -223,7 +224,7 @@ long sockdup_ioctl_share(struct sockdup_evq *evq, void __user *uarg,
 		goto out_put_files;
 	}
 
-	err = sockdup_evq_prepare(evq);
+	err = evq ? sockdup_evq_prepare(evq) : 0;
 	if (err)
 		goto out_put_target;
 
@@ -248,7 +249,7 @@ long sockdup_ioctl_share(struct sockdup_evq *evq, void __user *uarg,
 	e->ttl_ms = ttl_ms;
 	e->sharer_uid = current_uid();
 	e->charge_uid = owner;
-	e->evq = sockdup_evq_get(evq);
+	e->evq = evq ? sockdup_evq_get(evq) : NULL;
 
 	err = sockdup_entry_insert(e);
 	if (err)
@@ -274,7 +275,8 @@ long sockdup_ioctl_share(struct sockdup_evq *evq, void __user *uarg,
 out_remove_entry:
 	sockdup_entry_remove_unpublished(e);
 out_free_entry:
-	sockdup_evq_put(e->evq);
+	if (e->evq)
+		sockdup_evq_put(e->evq);
 	put_pid(e->sharer);
 	sockdup_entry_free_unpublished(e);
 out_uncharge:

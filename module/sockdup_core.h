@@ -93,8 +93,9 @@ enum sockdup_reason {
  *	index in the cookie table.
  * @sharer: thread-group &struct pid of the process that shared.
  * @evq: event queue of the /dev/sockdup file the share was made through,
- *	with a reference.  Read only by the releaser, which posts the
- *	share's event there and drops the reference.
+ *	with a reference, or NULL if that file was opened without read
+ *	access.  Read only by the releaser, which posts the share's event
+ *	there and drops the reference.
  * @sharer_uid: real uid of the sharer at SHARE time (the user who made
  *	the share, who may revoke it by id).
  * @charge_uid: the uid whose quota the share is charged to: @sharer_uid,

@@ -101,6 +101,9 @@ static void sockdup_entry_notify(struct sockdup_entry *e,
 	struct pid *actor = NULL;
 	u32 flags = 0;
 
+	/* Made through a file opened without read access: nobody to tell. */
+	if (!evq)
+		return;
 	if (why == SOCKDUP_REDEEMED || why == SOCKDUP_REVOKED)
 		actor = task_tgid(current);
 	if (why == SOCKDUP_REVOKED && actor == e->target)

@@ -7,10 +7,10 @@
  * fields (id, pid in the reader's pid namespace, time), the order of the
  * records, the overflow record, read() errors, poll/select/epoll level and
  * edge triggered, forks sharing the file, no event reaching another file or
- * another user, and closing the file, which cancels no share, racing with
- * redeem and expiry; a signal during a blocking read(), with and without
- * SA_RESTART.  Unload with pending shares whose file is closed is in
- * lifetime_unload_test.
+ * another user, a file opened write-only, which has no queue, and closing
+ * the file, which cancels no share, racing with redeem and expiry; a
+ * signal during a blocking read(), with and without SA_RESTART.  Unload
+ * with pending shares whose file is closed is in lifetime_unload_test.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -282,6 +282,50 @@ TEST_F(events, blocking_read_waits_for_the_event)
 	pthread_join(th, NULL);
 	EXPECT_EQ(SOCKDUP_EVENT_REVOKED, ev.type);
 	EXPECT_EQ(s.id, ev.id);
+}
+
+/*
+ * A file opened write-only (as libsockdup opens the device for its plain
+ * calls) has no event queue: its shares work as any other and end every
+ * way, counted in STATS, without an event, none reaching another file
+ * either; poll() never reports it readable, and read() is EBADF.
+ */
+TEST_F(events, write_only_file_has_no_queue)
+{
+	struct agent gone = { .ctl = -1, .child = -1 };
+	struct sockdup_share red, rev, exp, reap;
+	struct sockdup_stats before, after;
+	struct sockdup_event ev;
+	long long pending;
+	int wo;
+
+	wo = open(SOCKDUP_DEVICE, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, wo) TH_LOG("open %s write-only: %s", SOCKDUP_DEVICE,
+				strerror(errno));
+	ASSERT_EQ(0, agent_spawn(&gone, 0, 0));
+	ASSERT_EQ(0, sd_stats(self->dev, &before));
+	pending = sd_pending(self->dev);
+	ASSERT_EQ(0, share(wo, self->sock, self->target.pid, LONG_TTL_MS,
+			   &red));
+	ASSERT_EQ(0, share(wo, self->sock, self->target.pid, LONG_TTL_MS,
+			   &rev));
+	ASSERT_EQ(0, share(wo, self->sock, self->target.pid, 100, &exp));
+	ASSERT_EQ(0, share(wo, self->sock, gone.pid, LONG_TTL_MS, &reap));
+	EXPECT_LE(0, agent_redeem(&self->target, red.cookie, 0, NULL));
+	EXPECT_EQ(0, sd_revoke(wo, rev.cookie));
+	agent_kill(&gone);
+	/* The sweeper releases the expired share and the reaped one. */
+	EXPECT_EQ(pending, sd_wait_pending(self->dev, pending, SD_WAIT_MS));
+	ASSERT_EQ(0, sd_stats(self->dev, &after));
+	EXPECT_LE(before.redeemed + 1, after.redeemed);
+	EXPECT_LE(before.revoked + 1, after.revoked);
+	EXPECT_LE(before.expired + 1, after.expired);
+	EXPECT_LE(before.reaped + 1, after.reaped);
+	EXPECT_EQ(0, sd_poll1(wo, POLLIN, 0));
+	EXPECT_EQ(-1, read(wo, &ev, sizeof(ev)));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(0, ev_read(self->dev, &ev, 1)) TH_LOG("an event reached another file");
+	close(wo);
 }
 
 /*

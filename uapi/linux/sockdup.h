@@ -101,7 +101,7 @@
  * unloaded, whichever comes first.  The caller may close @fd, close
  * /dev/sockdup and exit without affecting the share.  The open file of
  * /dev/sockdup the SHARE was made through receives a &struct sockdup_event
- * when the share ends.
+ * when the share ends, if it was opened for reading.
  *
  * The share is charged to the caller's real uid, as SCM_RIGHTS charges
  * descriptors in flight: a set-user-ID helper charges the user who ran it.
@@ -348,7 +348,9 @@ struct sockdup_list {
  *
  * Each share made through an open file of /dev/sockdup produces exactly
  * one event, in that file only, when it is released; the file is readable
- * (poll, select, epoll) while events are queued.  read() returns as many
+ * (poll, select, epoll) while events are queued.  A file opened without
+ * read access (O_WRONLY) has no queue: its shares end without an event,
+ * at no cost, and poll() never reports it readable.  read() returns as many
  * whole records as fit, in the order the events happened.  The queue holds
  * at most 128 records; when it fills, an %SOCKDUP_EVENT_OVERFLOW record
  * takes the place of the events that did not fit, and counts them.
