@@ -65,7 +65,11 @@ static int device_fd(bool *fresh)
 		return fd;
 
 	pthread_once(&atfork_once, register_atfork);
-	fd = open(SOCKDUP_DEVICE, O_RDWR | O_CLOEXEC);
+	/*
+	 * Write-only: nobody reads this descriptor's events, so it has no
+	 * event queue and its shares end without the cost of an event.
+	 */
+	fd = open(SOCKDUP_DEVICE, O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int err = errno;
 

@@ -311,10 +311,14 @@ def _no_device(call: str) -> OSError:
                    "module is not loaded (as root: modprobe sockdup)")
 
 
-def _open(call: str, flags: int = 0) -> int:
-    """A new open file of /dev/sockdup (close-on-exec), or OSError."""
+def _open(call: str, flags: int = os.O_RDWR) -> int:
+    """A new open file of /dev/sockdup (close-on-exec), or OSError.
+
+    @flags: os.O_RDWR for a file that reads events, os.O_WRONLY for one
+    that does not (it has no event queue), with more open flags.
+    """
     try:
-        return os.open(DEVICE, os.O_RDWR | os.O_CLOEXEC | flags)
+        return os.open(DEVICE, os.O_CLOEXEC | flags)
     except OSError as e:
         if e.errno in (errno.ENOENT, errno.ENXIO, errno.ENODEV):
             raise _no_device(call) from None
@@ -329,7 +333,8 @@ def _open_device(call: str) -> int:
     global _dev_fd
     with _lock:
         if _dev_fd < 0:
-            _dev_fd = _open(call)
+            # nobody reads its events: write-only, so it has no queue
+            _dev_fd = _open(call, os.O_WRONLY)
         return _dev_fd
 
 
@@ -738,7 +743,7 @@ class Events:
     def __init__(self, *, nonblock: bool = False) -> None:
         """Open a new events descriptor (close-on-exec; non-blocking reads
         with *nonblock*).  Raises OSError ENODEV (no /dev/sockdup)."""
-        self._fd = _open("Events", os.O_NONBLOCK if nonblock else 0)
+        self._fd = _open("Events", os.O_RDWR | (os.O_NONBLOCK if nonblock else 0))
 
     def fileno(self) -> int:
         """The descriptor, for select/poll/epoll.  ValueError once closed."""
