@@ -80,7 +80,8 @@ struct bench_env {
 	unsigned int max_batch;		/* largest batch (descriptors, shares) */
 	unsigned int warmup;		/* untimed ops before each batch */
 	unsigned int ncpus;
-	int dev;		/* /dev/sockdup */
+	int dev;		/* /dev/sockdup write-only, as libsockdup opens it */
+	int dev_events;		/* /dev/sockdup read-write: its shares post events */
 	int sock;		/* the socket every case passes around */
 	pid_t self;
 	unsigned int ttl_ms;	/* TTL of the shares left pending */

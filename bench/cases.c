@@ -8,7 +8,10 @@
  *    the module's dispatch; no copy), STATS (copy in + copy out), dup +
  *    close, and the composite floor the target names: two ENOTTY ioctls +
  *    dup + close, measured as one op.
- *  - sockdup, same process: SHARE(sock, self) + REDEEM + close(newfd).
+ *  - sockdup, same process: SHARE(sock, self) + REDEEM + close(newfd),
+ *    through /dev/sockdup opened write-only as libsockdup opens it (no
+ *    event queue); and the same through a file opened for reading, whose
+ *    shares post their release event (read after each batch, untimed).
  *  - sockdup, two processes: the parent times n SHAREs (target: the
  *    worker), the cookies go to the worker over a pipe (not timed), the
  *    worker times n (REDEEM + close); op = (parent's + worker's time) / n.
@@ -211,7 +214,8 @@ static int run_floor(struct bench_case *c, unsigned int n, double *ns)
 
 /* ---- sockdup ---- */
 
-int sd_same_batch(unsigned int n, double *ns)
+/* n x (SHARE through @dev + REDEEM + close), per op in *@ns. */
+static int sd_same_on(int dev, unsigned int n, double *ns)
 {
 	uint8_t cookie[SOCKDUP_COOKIE_SIZE];
 	uint64_t t0 = now_ns();
@@ -220,7 +224,7 @@ int sd_same_batch(unsigned int n, double *ns)
 	for (i = 0; i < n; i++) {
 		int fd;
 
-		CHECK(!sd_share(env.dev, env.sock, env.self, 0, cookie));
+		CHECK(!sd_share(dev, env.sock, env.self, 0, cookie));
 		fd = sd_redeem(env.dev, cookie);
 		CHECK(fd >= 0);
 		close(fd);
@@ -229,10 +233,33 @@ int sd_same_batch(unsigned int n, double *ns)
 	return 0;
 }
 
+int sd_same_batch(unsigned int n, double *ns)
+{
+	return sd_same_on(env.dev, n, ns);
+}
+
 static int run_sd_same(struct bench_case *c, unsigned int n, double *ns)
 {
 	(void)c;
 	return sd_same_batch(n, ns);
+}
+
+/*
+ * The same through a file opened for reading: each release posts its
+ * event.  The events are read after the batch, untimed, as a reader
+ * would, so that the queue never overflows.
+ */
+static int run_sd_same_events(struct bench_case *c, unsigned int n,
+			      double *ns)
+{
+	struct sockdup_event ev[64];
+	int ret;
+
+	(void)c;
+	ret = sd_same_on(env.dev_events, n, ns);
+	while (read(env.dev_events, ev, sizeof(ev)) > 0)
+		;
+	return ret;
 }
 
 static int run_sd_cross(struct bench_case *c, unsigned int n, double *ns)
@@ -641,6 +668,7 @@ static const struct bench_case latency_cases[] = {
 	{ "floor", "floor", "FLOOR: 2 x ioctl(ENOTTY) + dup + close", .run = run_floor },
 	{ "sd_same", "sockdup", "share + redeem + close, same process", .run = run_sd_same },
 	{ "sd_cross", "sockdup", "share | redeem + close, two processes", .run = run_sd_cross },
+	{ "sd_events", "sockdup", "same process, through a file read for events", .run = run_sd_same_events },
 	{ "scm_stream", "scm_rights", "1 fd, stream pair, same process", .run = run_scm_stream },
 	{ "scm_dgram", "scm_rights", "1 fd, dgram pair, same process", .run = run_scm_dgram },
 	{ "scm_cross", "scm_rights", "1 fd, stream pair, two processes", .run = run_scm_cross },

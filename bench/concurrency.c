@@ -191,7 +191,7 @@ unsigned int conc_register(struct bench_case *tab, unsigned int max)
 		return 0;
 	}
 	for (i = 0; i < NWORKERS; i++) {
-		slots[i].dev = open(SOCKDUP_DEVICE, O_RDWR | O_CLOEXEC);
+		slots[i].dev = open(SOCKDUP_DEVICE, O_WRONLY | O_CLOEXEC);
 		slots[i].sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (slots[i].dev < 0 || slots[i].sock < 0)
 			return 0;

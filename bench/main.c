@@ -39,7 +39,7 @@
 #include "bench.h"
 
 struct bench_env env = {
-	.dev = -1, .sock = -1, .worker_cmd = -1, .worker_reply = -1,
+	.dev = -1, .dev_events = -1, .sock = -1, .worker_cmd = -1, .worker_reply = -1,
 	.worker_pidfd = -1, .scm_tx = -1,
 };
 
@@ -483,8 +483,14 @@ int main(int argc, char **argv)
 	env.self = getpid();
 	read_clocksource();
 
-	env.dev = open(SOCKDUP_DEVICE, O_RDWR | O_CLOEXEC);
-	if (env.dev < 0) {
+	/*
+	 * Write-only, as libsockdup and the Python package open the device
+	 * for their plain calls: no event queue.  The events case uses a
+	 * second file, opened for reading.
+	 */
+	env.dev = open(SOCKDUP_DEVICE, O_WRONLY | O_CLOEXEC);
+	env.dev_events = open(SOCKDUP_DEVICE, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (env.dev < 0 || env.dev_events < 0) {
 		bench_fail("open %s: %s", SOCKDUP_DEVICE, strerror(errno));
 		return 1;
 	}
