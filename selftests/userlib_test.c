@@ -562,6 +562,27 @@ TEST(cached_descriptor_is_cloexec)
 	EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD) & FD_CLOEXEC);
 }
 
+/*
+ * The cached descriptor is write-only, so it has no event queue: a share
+ * made with sockdup_share() ends without an event (nobody could read it).
+ */
+TEST(cached_descriptor_is_write_only)
+{
+	struct sockdup_cookie c;
+	int sv[2], fd = -1, got;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+	ASSERT_EQ(0, sockdup_share(sv[0], getpid(), 0, &c));
+	ASSERT_EQ(1, ul_count_devfds(&fd));
+	EXPECT_EQ(O_WRONLY, fcntl(fd, F_GETFL) & O_ACCMODE);
+	got = sockdup_redeem(&c, 0);
+	ASSERT_LE(0, got);
+	EXPECT_EQ(0, sd_poll1(fd, POLLIN, 0));
+	close(got);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* a child of fork() opens its own descriptor: not the parent's open file */
 TEST(fork_child_gets_its_own_descriptor)
 {

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import fcntl
 import os
 import resource
 import shutil
@@ -779,6 +780,17 @@ class SocketServer(Base):
 class EventsTests(Base):
     """sockdup.Events: libsockdup's events API (sockdup_events_open() and
     friends) in Python."""
+
+    def test_own_descriptor_is_write_only(self) -> None:
+        # the package's own /dev/sockdup descriptor has no event queue
+        a, b = socket.socketpair()
+        with a, b:
+            token = sockdup.share(a, os.getpid())
+            fd = sockdup._dev_fd  # the package's own, opened by share()
+            self.assertGreaterEqual(fd, 0)
+            self.assertEqual(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE,
+                             os.O_WRONLY)
+            sockdup.fromshare(token).close()
 
     def test_redeemed_names_the_share_and_the_redeemer(self) -> None:
         a, b = socket.socketpair()
